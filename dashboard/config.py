@@ -1,0 +1,75 @@
+"""One registry of settings, each with its default and help text.
+
+A setting is read from the environment (``DASHBOARD_<NAME>``), else from
+``.streamlit/secrets.toml`` (``[dashboard] name = ...``, or ``[database] url``), else its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+DEMO_COOKIE_KEY = "demo-cookie-key-change-me"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"DASHBOARD_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "", "SQLAlchemy URL of the database. Empty: a SQLite file under data/, built from demo data on first start."),
+    Setting("data_dir", str(DATA_DIR), "Folder for the embedded SQLite database and generated demo tables."),
+    Setting("suppression_threshold", 10, "Counts and rates resting on fewer students than this are shown as suppressed."),
+    Setting("top_coding_below", 40, "Rates on groups smaller than this are top/bottom coded (>=95%, <=5%)."),
+    Setting("cookie_key", DEMO_COOKIE_KEY, "Key that signs the sign-in cookie. Must be set to a long random string in production."),
+    Setting("cookie_expiry_days", 1, "Days a sign-in cookie stays valid."),
+    Setting("max_failed_logins", 5, "Failed sign-ins after which an account is locked."),
+    Setting("lockout_minutes", 15, "Minutes an account stays locked after too many failed sign-ins."),
+    Setting("tile_url", "", "Map tile URL template (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png). Empty: no tiles, layers on a plain background."),
+    Setting("tile_attribution", "", "Attribution text shown for the map tiles."),
+    Setting("max_upload_mb", 100, "Largest file the loader reads, in megabytes."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _secrets() -> dict[str, Any]:
+    path = ROOT / ".streamlit" / "secrets.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def get(name: str) -> Any:
+    """The value of one setting, coerced to its default's type."""
+    setting = _BY_NAME[name]
+    raw: Any = os.environ.get(setting.env)
+    if raw is None:
+        secrets = _secrets()
+        if name == "database_url" and "url" in secrets.get("database", {}):
+            raw = secrets["database"]["url"]
+        else:
+            raw = secrets.get("dashboard", {}).get(name)
+    if raw is None:
+        return setting.default
+    kind = type(setting.default)
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{setting.env} must be a {kind.__name__}, got {raw!r}") from exc
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says what to set."""
