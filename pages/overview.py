@@ -1,0 +1,37 @@
+import streamlit as st
+
+from components import data, filters, kpi, table
+from dashboard import charts, queries
+
+engine = data.engine_or_stop()
+scope = st.session_state.get("scope", queries.EVERYTHING)
+st.title("Impact overview")
+
+years = data.school_years(engine)
+if not years:
+    st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
+    st.stop()
+year = filters.school_year(years)
+previous_year = years[years.index(year) - 1] if years.index(year) > 0 else None
+
+totals = data.kpi_totals(engine, queries.Filters(), scope).set_index("school_year")
+partners = data.partners_by_year(engine, queries.Filters(), scope).set_index("school_year")
+totals = totals.join(partners[["partners"]], how="left")
+rates = data.outcome_rates(engine, queries.Filters(school_years=(year,)), scope, by_tier=False)
+previous_rates = (
+    data.outcome_rates(engine, queries.Filters(school_years=(previous_year,)), scope, by_tier=False) if previous_year else None
+)
+
+st.subheader(f"School year {year}")
+kpi.cards(
+    totals.loc[year],
+    totals.loc[previous_year] if previous_year in totals.index else None,
+    ["students_served", "case_managed", "schools", "organisations", "states", "partners", "volunteers", "volunteer_hours"],
+)
+kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
+
+st.subheader("Students served by tier")
+by_tier = data.students_served_by_tier(engine, queries.Filters(), scope)
+st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
+table.data_expander(by_tier, "students_served_by_tier")
+table.data_expander(totals.reset_index(), "kpis_by_year", "Data: every figure by year")
