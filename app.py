@@ -8,7 +8,9 @@ st.set_page_config(page_title="Impact dashboard", page_icon=":school:", layout="
 
 engine = data.engine_or_stop()
 if data.is_demo(engine):
-    st.warning("Demo data: a synthetic network calibrated to the published national figures. No real students.", icon="ℹ️")
+    st.warning(
+        "Demo data: a synthetic network calibrated to the published national figures. No real students.", icon="ℹ️"
+    )
 
 pages = [st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True)]
 st.navigation(pages).run()

@@ -41,7 +41,9 @@ def school_years(_engine: sa.Engine) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def kpi_totals(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, level: str = "national") -> pd.DataFrame:
+def kpi_totals(
+    _engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, level: str = "national"
+) -> pd.DataFrame:
     """Cached queries.kpi_totals, keyed on the frozen filters and scope."""
     return queries.kpi_totals(_engine, filters, scope, level)
 

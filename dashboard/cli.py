@@ -53,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("db", help="database schema")
-    p.add_argument("action", choices=["upgrade", "prepare"], help="upgrade: run migrations; prepare: upgrade and build the demo data if empty")
-    p.add_argument("--database-url", default=None, help="defaults to DASHBOARD_DATABASE_URL or the embedded SQLite file")
+    p.add_argument(
+        "action",
+        choices=["upgrade", "prepare"],
+        help="upgrade: run migrations; prepare: upgrade and build the demo data if empty",
+    )
+    p.add_argument(
+        "--database-url", default=None, help="defaults to DASHBOARD_DATABASE_URL or the embedded SQLite file"
+    )
     p.set_defaults(func=cmd_db)
 
     args = parser.parse_args(argv)

@@ -29,15 +29,29 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("database_url", "", "SQLAlchemy URL of the database. Empty: a SQLite file under data/, built from demo data on first start."),
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database. Empty: a SQLite file under data/, built from demo data on first start.",
+    ),
     Setting("data_dir", str(DATA_DIR), "Folder for the embedded SQLite database and generated demo tables."),
-    Setting("suppression_threshold", 10, "Counts and rates resting on fewer students than this are shown as suppressed."),
+    Setting(
+        "suppression_threshold", 10, "Counts and rates resting on fewer students than this are shown as suppressed."
+    ),
     Setting("top_coding_below", 40, "Rates on groups smaller than this are top/bottom coded (>=95%, <=5%)."),
-    Setting("cookie_key", DEMO_COOKIE_KEY, "Key that signs the sign-in cookie. Must be set to a long random string in production."),
+    Setting(
+        "cookie_key",
+        DEMO_COOKIE_KEY,
+        "Key that signs the sign-in cookie. Must be set to a long random string in production.",
+    ),
     Setting("cookie_expiry_days", 1, "Days a sign-in cookie stays valid."),
     Setting("max_failed_logins", 5, "Failed sign-ins after which an account is locked."),
     Setting("lockout_minutes", 15, "Minutes an account stays locked after too many failed sign-ins."),
-    Setting("tile_url", "", "Map tile URL template (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png). Empty: no tiles, layers on a plain background."),
+    Setting(
+        "tile_url",
+        "",
+        "Map tile URL template (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png). Empty: no tiles, layers on a plain background.",
+    ),
     Setting("tile_attribution", "", "Attribution text shown for the map tiles."),
     Setting("max_upload_mb", 100, "Largest file the loader reads, in megabytes."),
 )

@@ -277,7 +277,9 @@ def create_engine(url: str | None = None) -> sa.Engine:
             folder = Path(parsed.database).parent
             folder.mkdir(parents=True, exist_ok=True)
             if not os.access(folder, os.W_OK):
-                raise config.ConfigError(f"the data folder {folder} is not writable; set DASHBOARD_DATA_DIR to a writable folder")
+                raise config.ConfigError(
+                    f"the data folder {folder} is not writable; set DASHBOARD_DATA_DIR to a writable folder"
+                )
         engine = sa.create_engine(parsed, pool_pre_ping=True)
     except config.ConfigError:
         raise

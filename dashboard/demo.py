@@ -27,7 +27,18 @@ N_YEARS = len(YEARS)
 # the rest follow plausible trends around them.
 ORGANISATIONS = [126, 125, 123, 122, 121, 117, 114, 115, 116, 117]
 SCHOOLS = [2300, 2450, 2600, 2750, 2900, 2860, 3270, 3460, 3520, 3580]
-STUDENTS_SERVED = [1_350_000, 1_450_000, 1_550_000, 1_620_000, 1_700_000, 1_610_000, 1_800_000, 2_000_000, 2_050_000, 2_100_000]
+STUDENTS_SERVED = [
+    1_350_000,
+    1_450_000,
+    1_550_000,
+    1_620_000,
+    1_700_000,
+    1_610_000,
+    1_800_000,
+    2_000_000,
+    2_050_000,
+    2_100_000,
+]
 CASE_MANAGED = [118_000, 125_000, 132_000, 138_500, 144_000, 146_400, 185_300, 196_000, 200_500, 204_000]
 STAFF = [3300, 3500, 3700, 3900, 4100, 4000, 4500, 4750, 4850, 4950]
 PARTNERS = [6800, 7100, 7400, 7700, 8000, 7300, 7600, 8100, 8300, 8500]
@@ -53,25 +64,104 @@ LICENSED_PARTNER_STATES = ("TX", "GA", "NC")
 STATE_OFFICE_STATES = ("TX", "NC", "GA", "FL", "CA", "PA", "SC", "WA", "MI", "VA")
 LOS_ANGELES = "CA-LOS-ANGELES"
 
-LEVEL_SHARES = {"elementary": 0.45, "middle": 0.2, "high": 0.22, "multi_level": 0.05, "alternative": 0.04, "community_site": 0.04}
-LEVEL_SIZE = {"elementary": 450, "middle": 600, "high": 700, "multi_level": 400, "alternative": 120, "community_site": 30}
-SENIOR_SHARE = {"elementary": 0.0, "middle": 0.0, "high": 0.25, "multi_level": 0.08, "alternative": 0.3, "community_site": 0.1}
+LEVEL_SHARES = {
+    "elementary": 0.45,
+    "middle": 0.2,
+    "high": 0.22,
+    "multi_level": 0.05,
+    "alternative": 0.04,
+    "community_site": 0.04,
+}
+LEVEL_SIZE = {
+    "elementary": 450,
+    "middle": 600,
+    "high": 700,
+    "multi_level": 400,
+    "alternative": 120,
+    "community_site": 30,
+}
+SENIOR_SHARE = {
+    "elementary": 0.0,
+    "middle": 0.0,
+    "high": 0.25,
+    "multi_level": 0.08,
+    "alternative": 0.3,
+    "community_site": 0.1,
+}
 GOAL_SHARE = {"attendance_goal": (0.3, 0.6), "academic_goal": (0.4, 0.8), "behavior_goal": (0.2, 0.5)}
 TIER1_SUPPORTS = ("enrichment", "family_engagement", "college_career_prep", "basic_needs")
 PARTNER_CATEGORY_SHARES = {
     "business": 0.3, "nonprofit": 0.25, "faith_based": 0.12, "government": 0.08,
     "higher_education": 0.07, "healthcare": 0.08, "philanthropy": 0.05, "civic": 0.05,
 }  # fmt: skip
-REVENUE_SHARES = {"government": 0.35, "foundation": 0.2, "corporate": 0.12, "individual": 0.13, "events": 0.08, "in_kind": 0.12}
+REVENUE_SHARES = {
+    "government": 0.35,
+    "foundation": 0.2,
+    "corporate": 0.12,
+    "individual": 0.13,
+    "events": 0.08,
+    "in_kind": 0.12,
+}
 COST_PER_STUDENT = 140.0
 
-NAME_WORDS = (
-    "Lincoln Washington Jefferson Roosevelt Kennedy King Carver Douglass Tubman Chavez Parks Franklin "
-    "Madison Jackson Garfield Grant Hamilton Monroe Adams Wilson Oak Maple Cedar Pine Willow Magnolia "
-    "Riverside Lakeview Hillcrest Westwood Eastside Northside Southside Central Valley Park Meadow "
-    "Sunset Highland Fairview Brookside Greenfield Oakwood Pinecrest Heritage Pioneer Liberty Union "
-    "Mesa Prairie Harbor Bayview Summit Crossroads Horizon Discovery"
-).split()
+NAME_WORDS = [
+    "Lincoln",
+    "Washington",
+    "Jefferson",
+    "Roosevelt",
+    "Kennedy",
+    "King",
+    "Carver",
+    "Douglass",
+    "Tubman",
+    "Chavez",
+    "Parks",
+    "Franklin",
+    "Madison",
+    "Jackson",
+    "Garfield",
+    "Grant",
+    "Hamilton",
+    "Monroe",
+    "Adams",
+    "Wilson",
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Willow",
+    "Magnolia",
+    "Riverside",
+    "Lakeview",
+    "Hillcrest",
+    "Westwood",
+    "Eastside",
+    "Northside",
+    "Southside",
+    "Central",
+    "Valley",
+    "Park",
+    "Meadow",
+    "Sunset",
+    "Highland",
+    "Fairview",
+    "Brookside",
+    "Greenfield",
+    "Oakwood",
+    "Pinecrest",
+    "Heritage",
+    "Pioneer",
+    "Liberty",
+    "Union",
+    "Mesa",
+    "Prairie",
+    "Harbor",
+    "Bayview",
+    "Summit",
+    "Crossroads",
+    "Horizon",
+    "Discovery",
+]
 LEVEL_SUFFIX = {
     "elementary": "Elementary School", "middle": "Middle School", "high": "High School",
     "multi_level": "Academy", "alternative": "Alternative Learning Center", "community_site": "Community Center",
@@ -166,7 +256,9 @@ def _affiliates(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     n_core = sum(CORE_STATES.values())
     special_active = np.array([sum(s <= y <= e for s, e in spans[n_core:]) for y in range(N_YEARS)])
     core_target = np.array(ORGANISATIONS) - lps - special_active
-    closable = [i for i, r in enumerate(rows[:n_core]) if CORE_STATES[r["state"]] >= 3 and r["affiliate_id"] != LOS_ANGELES]
+    closable = [
+        i for i, r in enumerate(rows[:n_core]) if CORE_STATES[r["state"]] >= 3 and r["affiliate_id"] != LOS_ANGELES
+    ]
     rng.shuffle(closable)
     if core_target[0] != n_core:
         raise AssertionError(f"CORE_STATES holds {n_core} affiliates; {core_target[0]} are needed in {YEARS[0]}")
@@ -257,10 +349,14 @@ def generate(scale: float = 1.0, seed: int = 2024) -> Network:
     lat = np.round(lat + rng.uniform(-0.03, 0.03, n_sch), 5)
     lon = np.round(lon + rng.uniform(-0.03, 0.03, n_sch), 5)
     fips = np.array([geo.STATES[s][1] for s in sch_state])
-    school_id = np.char.add(np.char.add(fips.astype(str), np.char.zfill(aff_idx.astype(str), 4)), np.char.zfill(k_idx.astype(str), 6))
+    school_id = np.char.add(
+        np.char.add(fips.astype(str), np.char.zfill(aff_idx.astype(str), 4)), np.char.zfill(k_idx.astype(str), 6)
+    )
     words = np.array(NAME_WORDS)[rng.integers(0, len(NAME_WORDS), n_sch)]
     suffix = np.array([LEVEL_SUFFIX[lv] for lv in level])
-    names = [f"{w} {s}" if k % 3 else f"{c} {w} {s}" for w, s, c, k in zip(words, suffix, city_name, k_idx, strict=True)]
+    names = [
+        f"{w} {s}" if k % 3 else f"{c} {w} {s}" for w, s, c, k in zip(words, suffix, city_name, k_idx, strict=True)
+    ]
     schools = pd.DataFrame(
         {
             "school_id": school_id,
@@ -343,7 +439,9 @@ def _outcomes(rng, school_years, s_idx, y_idx, level, aff_idx, affiliates) -> pd
                         "tier": tier,
                         "metric": metric,
                         "eligible": eligible,
-                        "effect": school_effect + (-0.3 if tier == 3 else 0.0) + rng.normal(0, 0.2, n)
+                        "effect": school_effect
+                        + (-0.3 if tier == 3 else 0.0)
+                        + rng.normal(0, 0.2, n)
                         + np.where(is_la & (metric == "graduated"), 6.0, 0.0),
                     }
                 )
@@ -412,8 +510,8 @@ def _partners(rng, affiliates, spans, counts, aff_idx, k_idx, school_id, scale):
     # Home affiliate: one that holds schools through the partner's whole span, by size.
     size = counts.sum(axis=1).astype(float)
     home = np.empty(n_p, dtype=np.int64)
-    for (s, e) in {(int(a), int(b)) for a, b in zip(start, end, strict=True)}:
-        ok = (spans[:, 0] <= s) & (spans[:, 1] >= e) & (counts[:, s:e + 1].min(axis=1) > 0)
+    for s, e in {(int(a), int(b)) for a, b in zip(start, end, strict=True)}:
+        ok = (spans[:, 0] <= s) & (spans[:, 1] >= e) & (counts[:, s : e + 1].min(axis=1) > 0)
         idx = np.flatnonzero(ok)
         where = np.flatnonzero((start == s) & (end == e))
         home[where] = rng.choice(idx, len(where), p=size[idx] / size[idx].sum())
@@ -524,9 +622,12 @@ def build_database(engine: sa.Engine, scale: float = 1.0, seed: int = 2024,
         files = json.dumps([{"name": f"demo:{name}", "sha256": ""} for name in contract.TABLES])
         load_id = conn.execute(
             dbm.loads.insert().values(
-                loaded_by="demo", loaded_at=dt.datetime.now(dt.UTC), files=files, status="loaded",
+                loaded_by="demo",
+                loaded_at=dt.datetime.now(dt.UTC),
+                files=files,
+                status="loaded",
                 summary=f"synthetic demo network, scale {scale:g}, seed {seed}",
-            )  # fmt: skip
+            )
         ).inserted_primary_key[0]
         rows = insert_network(conn, network, load_id, progress)
         conn.execute(dbm.loads.update().where(dbm.loads.c.load_id == load_id).values(rows_added=rows))

@@ -91,7 +91,9 @@ def school_years_available(engine: sa.Engine) -> list[str]:
     return _read(engine, stmt)["school_year"].tolist()
 
 
-def kpi_totals(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national") -> pd.DataFrame:
+def kpi_totals(
+    engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
+) -> pd.DataFrame:
     """Per school year (and per place at the level): schools, organisations, states, students, staff, volunteers."""
     keys = _group(level)
     sy = school_years.c
@@ -126,7 +128,9 @@ def kpi_totals(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, l
     return frame
 
 
-def partners_by_year(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national") -> pd.DataFrame:
+def partners_by_year(
+    engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
+) -> pd.DataFrame:
     """Per school year: distinct partners, schools reached, in-kind dollars and partner volunteer hours."""
     keys = _group(level)
     p = partnerships.c

@@ -19,14 +19,25 @@ partners = data.partners_by_year(engine, queries.Filters(), scope).set_index("sc
 totals = totals.join(partners[["partners"]], how="left")
 rates = data.outcome_rates(engine, queries.Filters(school_years=(year,)), scope, by_tier=False)
 previous_rates = (
-    data.outcome_rates(engine, queries.Filters(school_years=(previous_year,)), scope, by_tier=False) if previous_year else None
+    data.outcome_rates(engine, queries.Filters(school_years=(previous_year,)), scope, by_tier=False)
+    if previous_year
+    else None
 )
 
 st.subheader(f"School year {year}")
 kpi.cards(
     totals.loc[year],
     totals.loc[previous_year] if previous_year in totals.index else None,
-    ["students_served", "case_managed", "schools", "organisations", "states", "partners", "volunteers", "volunteer_hours"],
+    [
+        "students_served",
+        "case_managed",
+        "schools",
+        "organisations",
+        "states",
+        "partners",
+        "volunteers",
+        "volunteer_hours",
+    ],
 )
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
 

@@ -1,0 +1,163 @@
+"""Small-cell suppression for student counts and rates, in the style of FERPA disclosure avoidance.
+
+Primary suppression hides cells built from fewer than `threshold` students. Complementary suppression then
+hides a second cell wherever a group total could otherwise be used to recover a single hidden cell by
+subtraction. Rates from small (but not suppressed) cells near 0% or 100% are top/bottom coded, because
+"100% of 12 students met the goal" identifies every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dashboard.formatting import percent
+
+DEFAULT_THRESHOLD = 10
+SUPPRESSED = f"<{DEFAULT_THRESHOLD}"
+TOP_CODE = 0.95
+BOTTOM_CODE = 0.05
+
+
+def suppressed_label(threshold: int = DEFAULT_THRESHOLD) -> str:
+    """The label shown in place of a suppressed value, e.g. '<10'."""
+    return f"<{threshold}"
+
+
+def suppress_rates(
+    frame: pd.DataFrame,
+    groups: list[list[str]],
+    threshold: int = DEFAULT_THRESHOLD,
+    top_code_below: int = 40,
+    n_col: str = "eligible",
+    met_col: str = "met",
+) -> pd.DataFrame:
+    """A copy of `frame` with small cells suppressed, rates top/bottom coded and labelled for display."""
+    _check_threshold(threshold)
+    _check_columns(frame, [n_col, met_col], groups)
+    eligible = _as_int_array(frame[n_col], n_col)
+    met = _as_int_array(frame[met_col], met_col)
+    if (eligible < 0).any() or (met < 0).any():
+        raise ValueError(f"{n_col} and {met_col} must not be negative")
+    if (met > eligible).any():
+        raise ValueError(f"{met_col} must not exceed {n_col}")
+
+    # eligible == 0 is below any threshold >= 1, so a zero-student cell is always suppressed (no rate exists).
+    primary = eligible < threshold
+    hidden = _complementary(frame, primary, eligible, groups)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw_rate = np.where(eligible > 0, met / np.where(eligible > 0, eligible, 1), np.nan)
+    codable = ~hidden & (eligible >= threshold) & (eligible < top_code_below)
+    top = codable & (raw_rate >= TOP_CODE)
+    bottom = codable & (raw_rate <= BOTTOM_CODE)
+
+    rate = raw_rate.astype(float)
+    rate[top] = TOP_CODE
+    rate[bottom] = BOTTOM_CODE
+    rate[hidden] = np.nan
+
+    label = suppressed_label(threshold)
+    labels = [
+        label if h else f">={percent(TOP_CODE)}" if t else f"<={percent(BOTTOM_CODE)}" if b else percent(float(r))
+        for h, t, b, r in zip(hidden, top, bottom, rate, strict=True)
+    ]
+
+    out = frame.copy()
+    out[n_col] = _masked(eligible, hidden)
+    # A coded cell that still showed `met` next to `eligible` would give the exact rate away, so hide it too.
+    out[met_col] = _masked(met, hidden | top | bottom)
+    out["rate"] = rate
+    out["rate_label"] = pd.Series(labels, index=frame.index, dtype="str")
+    out["suppressed"] = hidden
+    return out
+
+
+def suppress_counts(
+    frame: pd.DataFrame,
+    value_cols: list[str],
+    groups: list[list[str]],
+    threshold: int = DEFAULT_THRESHOLD,
+) -> pd.DataFrame:
+    """A copy of `frame` with rows holding any count in 1..threshold-1 (and their complements) blanked."""
+    _check_threshold(threshold)
+    if not value_cols:
+        raise ValueError("value_cols must name at least one column")
+    _check_columns(frame, value_cols, groups)
+    values = {col: _as_int_array(frame[col], col) for col in value_cols}
+    if any((v < 0).any() for v in values.values()):
+        raise ValueError("counts must not be negative")
+
+    # A true zero is not a small cell: nobody can be identified from an empty count.
+    primary = np.zeros(len(frame), dtype=bool)
+    for v in values.values():
+        primary |= (v > 0) & (v < threshold)
+    hidden = _complementary(frame, primary, values[value_cols[0]], groups)
+
+    out = frame.copy()
+    for col, v in values.items():
+        out[col] = _masked(v, hidden)
+    out["suppressed"] = hidden
+    return out
+
+
+def _complementary(
+    frame: pd.DataFrame, primary: np.ndarray, size: np.ndarray, groups: Sequence[Sequence[str]]
+) -> np.ndarray:
+    """Primary mask plus complementary suppressions, repeated over all groupings until stable."""
+    hidden = primary.copy()
+    # Positions rather than index labels, so duplicate or non-range indexes cannot confuse the lookup.
+    members = [_group_positions(frame, list(cols)) for cols in groups]
+    changed = True
+    while changed:  # terminates: each pass either hides at least one more row or stops
+        changed = False
+        for grouping in members:
+            for positions in grouping:
+                if len(positions) < 2 or hidden[positions].sum() != 1:
+                    continue
+                shown = positions[~hidden[positions]]
+                # Smallest shown cell costs the least information; ties go to the first row for determinism.
+                pick = shown[np.argmin(size[shown])]
+                hidden[pick] = True
+                changed = True
+    return hidden
+
+
+def _group_positions(frame: pd.DataFrame, cols: list[str]) -> list[np.ndarray]:
+    """Row positions of each group; [] means the whole frame is one group."""
+    if not cols:
+        return [np.arange(len(frame))]
+    if len(frame) == 0:
+        return []
+    grouped = frame.reset_index(drop=True).groupby(cols, dropna=False, sort=False)
+    return [np.asarray(p, dtype=np.intp) for p in grouped.indices.values()]
+
+
+def _masked(values: np.ndarray, hide: np.ndarray) -> pd.arrays.IntegerArray:
+    """Nullable Int64 array with pd.NA wherever `hide` is set."""
+    return pd.arrays.IntegerArray(values.astype(np.int64), hide.astype(bool))
+
+
+def _as_int_array(column: pd.Series, name: str) -> np.ndarray:
+    """Column as int64 numpy, refusing missing or fractional values that would make counts meaningless."""
+    if column.isna().any():
+        raise ValueError(f"{name} must not contain missing values")
+    as_float = pd.to_numeric(column).to_numpy(dtype=float)
+    if not np.all(np.equal(np.floor(as_float), as_float)):
+        raise ValueError(f"{name} must hold whole numbers")
+    return as_float.astype(np.int64)
+
+
+def _check_threshold(threshold: int) -> None:
+    """Refuse thresholds that would suppress nothing, not even empty cells."""
+    if threshold < 1:
+        raise ValueError("threshold must be at least 1")
+
+
+def _check_columns(frame: pd.DataFrame, needed: list[str], groups: Sequence[Sequence[str]]) -> None:
+    """Fail early with every missing column named, rather than a bare KeyError deep in groupby."""
+    missing = sorted({c for c in needed if c not in frame.columns} | {c for g in groups for c in g if c not in frame})
+    if missing:
+        raise KeyError(f"columns not in frame: {missing}")

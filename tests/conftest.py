@@ -1,0 +1,85 @@
+"""Shared fixtures: a small demo network as CSV files and the same tables in real databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from dashboard import contract, db, demo
+
+TEST_SCALE = 0.2
+POSTGRES_URL = os.environ.get("DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def required(kind: str) -> bool:
+    """Whether CI asked for this kind of test to run for real (a missing service then fails, not skips)."""
+    return os.environ.get(f"DASHBOARD_REQUIRE_{kind.upper()}") == "1"
+
+
+@pytest.fixture(scope="session")
+def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo network at a fifth of national size, written as the contract's CSV files."""
+    out = tmp_path_factory.mktemp("small_csv")
+    demo.write_csv(demo.generate(scale=TEST_SCALE), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def raw(small_csv: Path) -> dict[str, pd.DataFrame]:
+    """The CSV files read back with pandas: what independent recomputations start from."""
+    return {
+        name: pd.read_csv(small_csv / f"{name}.csv", dtype={"school_id": str, "school_year": str})
+        for name in contract.TABLES
+    }
+
+
+def _fill(engine: sa.Engine, small_csv: Path) -> sa.Engine:
+    db.upgrade(engine)
+    network = demo.Network(**{
+        name: pd.read_csv(small_csv / f"{name}.csv", dtype={"school_id": str, "school_year": str})
+        for name in contract.TABLES
+    })  # fmt: skip
+    with engine.begin() as conn:
+        demo.insert_network(conn, network, load_id=None)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
+    """A SQLite database holding the small network."""
+    path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+    return _fill(db.create_engine(f"sqlite:///{path}"), small_csv)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(small_csv: Path):
+    """A throwaway PostgreSQL database holding the small network; dropped afterwards."""
+    admin = db.create_engine(POSTGRES_URL)
+    try:
+        db.check_connection(admin)
+    except Exception as exc:
+        if required("postgres"):
+            pytest.fail(f"PostgreSQL is required but not reachable at {POSTGRES_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({exc}); set DASHBOARD_TEST_POSTGRES_URL to run these")
+    name = f"dashboard_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = db.create_engine(admin.url.set(database=name))
+    try:
+        yield _fill(engine, small_csv)
+    finally:
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> sa.Engine:
+    """Each test that takes `engine` runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "postgres_engine")

@@ -1,0 +1,69 @@
+"""The Overview page through AppTest: the figures it shows against a pandas recomputation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}
+
+
+def _number(text: str) -> tuple[float, float]:
+    """'1.8M' -> (1_800_000, 50_000): the value and half of its last shown digit."""
+    text = text.replace(",", "")
+    unit = UNITS.get(text[-1], 1.0)
+    digits = text[:-1] if text[-1] in UNITS else text
+    step = 10 ** -len(digits.split(".")[1]) if "." in digits else 1
+    return float(digits) * unit, step * unit / 2
+
+
+@pytest.fixture
+def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+@pytest.mark.parametrize("year", [None, "2021-22"])
+def test_kpis_match_the_raw_tables(app: AppTest, raw, year) -> None:
+    if year:
+        app.query_params["year"] = year
+    app.run()
+    assert not app.exception
+    shown_year = year or sorted(raw["school_years"]["school_year"].unique())[-1]
+    sy = raw["school_years"][raw["school_years"]["school_year"] == shown_year]
+    expected = {
+        "Students served": sy["students_served"].sum(),
+        "Case-managed students (tier 3)": sy["tier3_students"].sum(),
+        "Schools and sites": len(sy),
+        "Volunteers": sy["volunteers"].sum(),
+        "Community partners": raw["partnerships"].query("school_year == @shown_year")["partner_id"].nunique(),
+    }
+    metrics = {m.label: m.value for m in app.metric}
+    for label, value in expected.items():
+        shown, tolerance = _number(metrics[label])
+        assert abs(shown - value) <= tolerance + 1e-9, (label, metrics[label], value)
+    o = raw["outcomes"][raw["outcomes"]["school_year"] == shown_year].groupby("metric")[["met", "eligible"]].sum()
+    graduated = o.loc["graduated", "met"] / o.loc["graduated", "eligible"]
+    assert metrics["Graduated (seniors)"] == f"{round(graduated * 100)}%"
+
+
+def test_unknown_year_in_the_url_falls_back_with_a_notice(app: AppTest) -> None:
+    app.query_params["year"] = "1999-00'; DROP TABLE schools; --"
+    app.run()
+    assert not app.exception
+    assert any("not in the data" in info.value for info in app.sidebar.info)
+    assert app.metric[0].value
+
+
+def test_bad_database_url_shows_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.error and "cannot reach the database" in at.error[0].value

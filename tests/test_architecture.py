@@ -1,0 +1,36 @@
+"""The layer rule, enforced: dashboard/ is plain Python; pages hold no SQL and no caching."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_dashboard_never_imports_streamlit() -> None:
+    offenders = [p.name for p in (ROOT / "dashboard").rglob("*.py") if "streamlit" in _imports(p)]
+    assert offenders == []
+
+
+def test_pages_hold_no_sql_and_no_caching() -> None:
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s", re.IGNORECASE)
+    pages = list((ROOT / "pages").glob("*.py"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        assert not {"sqlalchemy", "sqlite3", "psycopg"} & _imports(page), page.name
+        assert not sql.search(text), page.name
+        assert "cache_data" not in text and "cache_resource" not in text, page.name
