@@ -65,3 +65,9 @@ def partners_by_year(_engine: sa.Engine, filters: queries.Filters, scope: querie
 def students_served_by_tier(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
     """Cached queries.students_served_by_tier."""
     return queries.students_served_by_tier(_engine, filters, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def kpi_by_state(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
+    """Cached queries.kpi_totals at state level."""
+    return queries.kpi_totals(_engine, filters, scope, "state")

@@ -24,3 +24,67 @@ def students_by_tier(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack", yaxis_title="Students served", xaxis_title="School year",
                       legend={"orientation": "h", "y": -0.25}, margin={"t": 10, "l": 10, "r": 10})  # fmt: skip
     return fig
+
+
+# A tile-grid map of the states: (row, column). No outlines to fetch, every state the same size.
+STATE_TILES: dict[str, tuple[int, int]] = {
+    "AK": (0, 0), "ME": (0, 11), "VT": (1, 10), "NH": (1, 11),
+    "WA": (2, 1), "ID": (2, 2), "MT": (2, 3), "ND": (2, 4), "MN": (2, 5), "IL": (2, 6), "WI": (2, 7),
+    "MI": (2, 8), "NY": (2, 9), "RI": (2, 10), "MA": (2, 11),
+    "OR": (3, 1), "NV": (3, 2), "WY": (3, 3), "SD": (3, 4), "IA": (3, 5), "IN": (3, 6), "OH": (3, 7),
+    "PA": (3, 8), "NJ": (3, 9), "CT": (3, 10),
+    "CA": (4, 1), "UT": (4, 2), "CO": (4, 3), "NE": (4, 4), "MO": (4, 5), "KY": (4, 6), "WV": (4, 7),
+    "VA": (4, 8), "MD": (4, 9), "DE": (4, 10),
+    "AZ": (5, 2), "NM": (5, 3), "KS": (5, 4), "AR": (5, 5), "TN": (5, 6), "NC": (5, 7), "SC": (5, 8), "DC": (5, 9),
+    "OK": (6, 4), "LA": (6, 5), "MS": (6, 6), "AL": (6, 7), "GA": (6, 8),
+    "HI": (7, 0), "TX": (7, 4), "FL": (7, 9),
+}  # fmt: skip
+
+
+def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
+    """A clickable tile map: one square per state, shaded by `value`; states without data in grey.
+
+    `frame` has a `state` column and the value column; the state code rides in customdata.
+    """
+    values = frame.set_index("state")[value]
+    codes = list(STATE_TILES)
+    fig = go.Figure()
+    empty = [c for c in codes if c not in values.index]
+    fig.add_scatter(
+        x=[STATE_TILES[c][1] for c in empty],
+        y=[-STATE_TILES[c][0] for c in empty],
+        mode="markers+text",
+        text=empty,
+        marker={"symbol": "square", "size": 40, "color": "#E5E7EB"},
+        textfont={"color": "#6B7280"},
+        hovertemplate="%{text}: no schools<extra></extra>",
+        showlegend=False,
+    )
+    present = [c for c in codes if c in values.index]
+    fig.add_scatter(
+        x=[STATE_TILES[c][1] for c in present],
+        y=[-STATE_TILES[c][0] for c in present],
+        mode="markers+text",
+        text=present,
+        customdata=[[c] for c in present],
+        marker={
+            "symbol": "square",
+            "size": 40,
+            "color": [float(values[c]) for c in present],
+            "colorscale": "Blues",
+            "cmin": 0,
+            "colorbar": {"title": {"text": label}},
+            "line": {"width": 1, "color": "#FFFFFF"},
+        },
+        textfont={"color": "#111827"},
+        hovertemplate="%{text}: %{marker.color:,.0f} "
+        + label.lower()
+        + "<br>Click to open its outcomes<extra></extra>",
+        showlegend=False,
+    )
+    fig.update_xaxes(visible=False, range=[-0.7, 11.7])
+    fig.update_yaxes(visible=False, range=[-7.7, 0.7], scaleanchor="x")
+    fig.update_layout(
+        height=420, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="#FFFFFF", clickmode="event+select"
+    )
+    return fig

@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_db)
 
+    from dashboard import users
+
+    users.register_cli(sub)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)

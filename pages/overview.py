@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import data, filters, kpi, table
+from components import data, filters, kpi, navigation, table
 from dashboard import charts, queries
 
 engine = data.engine_or_stop()
@@ -40,6 +40,17 @@ kpi.cards(
     ],
 )
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
+
+st.subheader(f"Students served by state, {year}")
+by_state = data.kpi_by_state(engine, queries.Filters(school_years=(year,)), scope)
+picked = st.plotly_chart(
+    charts.state_tile_map(by_state, "students_served", "Students served"),
+    key="state_map",
+    on_select="rerun",
+    selection_mode="points",
+)
+navigation.open_state_outcomes(picked, year)
+table.data_expander(by_state, f"students_by_state_{year}")
 
 st.subheader("Students served by tier")
 by_tier = data.students_served_by_tier(engine, queries.Filters(), scope)

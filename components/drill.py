@@ -1,0 +1,58 @@
+"""The Outcomes drill position in the URL (?state=NC&affiliate=NC-CHARLOTTE), checked against the data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from dashboard import outcome_view, queries
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def places(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
+    """Cached queries.place_names: the affiliates (and their states) the user may drill into."""
+    return queries.place_names(_engine, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def school_names(_engine: sa.Engine, affiliate: str, scope: queries.Scope) -> dict[str, str]:
+    """Cached outcome_view.school_names."""
+    return outcome_view.school_names(_engine, affiliate, scope)
+
+
+def position(known: pd.DataFrame) -> outcome_view.DrillPath:
+    """The drill path in the URL; unknown values are cleared with a short notice, never an exception."""
+    path, notices = outcome_view.validate(st.query_params.get("state"), st.query_params.get("affiliate"), known)
+    for notice in notices:
+        st.info(notice, icon=":material/info:")
+    _write(path)
+    return path
+
+
+def go_to(path: outcome_view.DrillPath) -> None:
+    """Move the drill to `path` and rerun the page."""
+    _write(path)
+    st.rerun()
+
+
+def _write(path: outcome_view.DrillPath) -> None:
+    wanted = path.query_params()
+    for key in ("state", "affiliate"):
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def breadcrumb(path: outcome_view.DrillPath, names: dict[str, str]) -> None:
+    """Nation > State > Affiliate as buttons; the current position is shown but not clickable."""
+    crumbs = outcome_view.breadcrumb(path, names)
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    for i, (label, target) in enumerate(crumbs):
+        current = i == len(crumbs) - 1
+        if row.button(label, key=f"crumb_{i}", type="tertiary", disabled=current, width="content"):
+            go_to(target)
+        if not current:
+            row.markdown("›", width="content")

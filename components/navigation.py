@@ -1,0 +1,28 @@
+"""Moves between pages that carry the view along in the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+OUTCOMES_PAGE = "pages/outcomes.py"
+
+
+def selected_id(event: object) -> str | None:
+    """The first id in customdata of a plotly selection event, or None."""
+    try:
+        points = event["selection"]["points"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    if not points:
+        return None
+    custom = points[0].get("customdata")
+    if isinstance(custom, list | tuple):
+        custom = custom[0] if custom else None
+    return str(custom) if custom is not None else None
+
+
+def open_state_outcomes(event: object, year: str) -> None:
+    """A click on a state opens Outcomes drilled to that state."""
+    state = selected_id(event)
+    if state:
+        st.switch_page(OUTCOMES_PAGE, query_params={"state": state, "year": year})
