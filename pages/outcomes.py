@@ -1,0 +1,57 @@
+import streamlit as st
+
+from components import data, drill, filters, table
+from dashboard import contract, formatting, outcome_view, queries
+
+engine = data.engine_or_stop()
+scope = st.session_state.get("scope", queries.EVERYTHING)
+st.title("Outcomes")
+
+years = data.school_years(engine)
+if not years:
+    st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
+    st.stop()
+year = filters.school_year(years)
+metric = st.sidebar.selectbox("Outcome", contract.METRICS, format_func=formatting.LABELS.get, key="outcome_metric")
+
+known = drill.places(engine, scope)
+path = drill.position(known)
+affiliates = outcome_view.affiliate_names(known)
+drill.breadcrumb(path, affiliates)
+here = outcome_view.breadcrumb(path, affiliates)[-1][0]
+
+level = path.level
+names = drill.school_names(engine, path.affiliate, scope) if level == "school" else affiliates
+rates = data.outcome_rates(engine, path.filters((year,)), scope, level=level)
+bars = outcome_view.suppressed_bars(rates, level, metric, names)
+
+st.subheader(f"{formatting.LABELS[metric]}, {year}: tier 2 and tier 3 by {outcome_view.LEVEL_NOUN[level]}")
+if bars.empty:
+    st.info("No outcome data for this place and year.")
+else:
+    event = st.plotly_chart(
+        outcome_view.bar_figure(bars, metric, level), on_select="rerun", selection_mode="points", key="outcome_bars"
+    )
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata"):
+        clicked = str(points[0]["customdata"][0])
+        target = path.child(clicked) if clicked in set(bars["place_id"]) else None
+        if target is not None:
+            drill.go_to(target)
+    hint = "Click a bar to see its affiliates." if level == "state" else ""
+    hint = "Click a bar to see its schools." if level == "affiliate" else hint
+    hidden = outcome_view.suppressed_places(bars)
+    note = (
+        f" {len(hidden)} cells are suppressed and marked '<10': fewer than 10 eligible students, or hidden so that "
+        f"a total cannot reveal a small cell ({', '.join(hidden[:6])}{', …' if len(hidden) > 6 else ''})."
+        if hidden
+        else ""
+    )
+    st.caption(f"Rate = students who met the outcome / eligible students; hover for n.{note} {hint}")
+    table.data_expander(outcome_view.export_frame(bars), f"outcomes_{metric}_{year}")
+
+st.subheader("Year over year")
+trend_rates = data.outcome_rates(engine, path.filters(), scope, level="national")
+trend = outcome_view.suppressed_trend(trend_rates, metric)
+st.plotly_chart(outcome_view.trend_figure(trend, metric), key="outcome_trend")
+st.caption(f"{formatting.LABELS[metric]} for {here}, every school year.")
