@@ -67,7 +67,7 @@ def test_cli_help_lists_the_commands() -> None:
         [sys.executable, "-m", "dashboard", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0
-    for command in ("demo", "db", "users"):
+    for command in ("demo", "db", "users", "load", "bench"):
         assert command in run.stdout
 
 

@@ -1,0 +1,665 @@
+"""Load the contract's tables from CSV files: validate everything, then upsert and audit in one transaction."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard import config, contract, db, geo
+
+CHUNK = 20_000
+ENCODING = "UTF-8 (with or without BOM)"
+
+# Columns by kind of value; the rest are plain text.
+ID_COLUMNS = ("affiliate_id", "school_id", "partner_id")
+INT_COLUMNS = (
+    "enrollment",
+    "students_served",
+    "tier1_students",
+    "tier2_students",
+    "tier3_students",
+    "volunteers",
+    "tier",
+    "eligible",
+    "met",
+    "students",
+    "services",
+)
+FLOAT_COLUMNS = ("latitude", "longitude", "site_coordinators", "volunteer_hours", "in_kind_usd", "amount_usd")
+OPTIONAL_COLUMNS = ("latitude", "longitude")
+BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+GEO_TABLES = ("affiliates", "schools", "partners")
+
+# table -> column -> allowed values (finances' category depends on line, checked apart).
+ENUMS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "affiliates": {"kind": contract.KINDS},
+    "schools": {"level": contract.LEVELS, "locale": contract.LOCALES},
+    "partners": {"category": contract.PARTNER_CATEGORIES},
+    "outcomes": {"tier": contract.OUTCOME_TIERS, "metric": contract.METRICS},
+    "supports": {"tier": (1, 2, 3), "category": contract.SUPPORT_CATEGORIES},
+    "partnerships": {"category": contract.SUPPORT_CATEGORIES},
+    "finances": {"line": ("revenue", "expense")},
+}
+FINANCE_CATEGORIES = {"revenue": contract.REVENUE_CATEGORIES, "expense": contract.EXPENSE_CATEGORIES}
+
+# (table, column) -> referenced table.
+FOREIGN_KEYS: dict[tuple[str, str], str] = {
+    ("schools", "affiliate_id"): "affiliates",
+    ("school_years", "school_id"): "schools",
+    ("outcomes", "school_id"): "schools",
+    ("supports", "school_id"): "schools",
+    ("partnerships", "school_id"): "schools",
+    ("partnerships", "partner_id"): "partners",
+    ("finances", "affiliate_id"): "affiliates",
+}
+KEY_OF = {"affiliates": "affiliate_id", "schools": "school_id", "partners": "partner_id"}
+
+INTEGER = re.compile(r"^-?\d+(\.0*)?$")
+FLOAT = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file: where (file, spreadsheet row, column), the value and what to fix."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f", row {self.row}" if self.row is not None else "")
+        where += f", column {self.column}" if self.column else ""
+        value = f" (value {self.value!r})" if self.value is not None else ""
+        return f"{where}{value}: {self.message}"
+
+
+@dataclass
+class TableCounts:
+    """Rows of one table a load added, changed and left unchanged."""
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class LoadReport:
+    """What a load did or would do: per-table counts, problems (nothing written if any), warnings."""
+
+    counts: dict[str, TableCounts] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    load_id: int | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the files passed every check."""
+        return not self.problems
+
+    def summary_lines(self) -> list[str]:
+        """One line per table (added, changed, unchanged), or one line per problem."""
+        if not self.ok:
+            return [f"{len(self.problems)} problem(s); nothing was written:"] + [str(p) for p in self.problems]
+        lines = [
+            f"{name:<13} {c.added:>9,} added {c.changed:>9,} changed {c.unchanged:>9,} unchanged"
+            for name, c in self.counts.items()
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.dry_run:
+            lines.append("dry run: nothing was written")
+        elif self.load_id is not None:
+            lines.append(f"load {self.load_id} recorded")
+        return lines
+
+
+class LoadError(RuntimeError):
+    """A load can't be undone (unknown, or already undone)."""
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """The files named, with each folder expanded to its CSV and XLSX files."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx")))
+        else:
+            out.append(path)
+    return out
+
+
+def _read_xlsx(path: Path, data: bytes, problems: list[Problem]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(table, label, frame of stripped strings) for each sheet of a workbook, named after its table."""
+    try:
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
+        return []
+    out = []
+    for sheet, frame in sheets.items():
+        table = path.stem if len(sheets) == 1 and path.stem in contract.TABLES else str(sheet).strip()
+        label = f"{path.name} [{sheet}]"
+        frame.columns = [str(c).strip() for c in frame.columns]
+        if frame.empty:
+            problems.append(Problem(label, 1, None, None, "has a header row but no data rows"))
+            continue
+        out.append((table, label, frame.apply(lambda s: s.astype(str).str.strip())))
+    return out
+
+
+def _read(
+    path: Path, max_bytes: int, problems: list[Problem]
+) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:
+    """(table, label, frame of stripped strings) per table in the file, or None after adding the reason to problems."""
+    name = path.name
+    if not path.is_file():
+        problems.append(Problem(name, None, None, None, "file not found"))
+        return None, b""
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        problems.append(Problem(name, None, None, None, "only .csv and .xlsx files are read"))
+        return None, b""
+    size = path.stat().st_size
+    if size > max_bytes:
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                None,
+                f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes ({max_bytes / 1024**2:.1f} MB); "
+                "split it or raise DASHBOARD_MAX_UPLOAD_MB",
+            )
+        )
+        return None, b""
+    data = path.read_bytes()
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, data, problems), data
+    if b"\x00" in data[:65536]:
+        problems.append(Problem(name, None, None, None, f"is a binary file, not CSV text in {ENCODING}"))
+        return None, data
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                None,
+                f"is not text in {ENCODING}: undecodable byte at position {exc.start}; save it as CSV UTF-8",
+            )
+        )
+        return None, data
+    if not text.strip():
+        problems.append(Problem(name, None, None, None, "file is empty: expected a header row and data rows"))
+        return None, data
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        problems.append(Problem(name, None, None, None, f"is not a readable CSV file: {str(exc).strip()}"))
+        return None, data
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        problems.append(Problem(name, 1, None, None, "has a header row but no data rows"))
+        return None, data
+    return [(path.stem, name, frame.apply(lambda s: s.str.strip()))], data
+
+
+# ---------------------------------------------------------------- validating
+
+
+class _Checker:
+    """Collects problems for one file, vectorised over its rows."""
+
+    def __init__(self, file: str, frame: pd.DataFrame, problems: list[Problem]) -> None:
+        self.file, self.frame, self.problems = file, frame, problems
+        self.rows = np.arange(len(frame)) + 2  # spreadsheet row numbers: header is row 1
+        self.bad = pd.Series(False, index=frame.index)
+
+    def flag(self, mask: pd.Series, column: str, message: str, value: pd.Series | None = None) -> None:
+        """Add one problem for each row where mask is true."""
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        self.bad |= mask
+        values = (value if value is not None else self.frame[column])[mask]
+        for row, val in zip(self.rows[mask.to_numpy()], values, strict=True):
+            self.problems.append(Problem(self.file, int(row), column, str(val), message))
+
+
+def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem],
+              warnings: list[Problem]) -> pd.DataFrame | None:  # fmt: skip
+    """The typed frame of a table whose columns are all present (values may still be flagged bad)."""
+    wanted = contract.columns(table)
+    missing = [c for c in wanted if c not in frame.columns]
+    for col in missing:
+        problems.append(Problem(file, 1, col, None, f"required column {col!r} is missing from the header"))
+    for col in frame.columns:
+        if col not in wanted:
+            warnings.append(Problem(file, 1, col, None, f"unknown column {col!r} ignored"))
+    if missing:
+        return None
+    raw = frame[list(wanted)]
+    check = _Checker(file, raw, problems)
+    out = pd.DataFrame(index=raw.index)
+    for col in wanted:
+        s = raw[col]
+        blank = s == ""
+        if col in OPTIONAL_COLUMNS:
+            pass
+        else:
+            check.flag(blank, col, "value is required")
+        filled = ~blank
+        if col in ID_COLUMNS:
+            check.flag(filled & ~s.str.fullmatch(contract.IDENTIFIER.pattern[1:-1]), col,
+                       "identifier must be 1-40 letters, digits, '-' or '_'")  # fmt: skip
+            out[col] = s
+        elif col == "school_year":
+            uniq = {v: contract.normalise_school_year(v) for v in s.unique()}
+            norm = s.map(uniq)
+            check.flag(filled & norm.isna(), col, "school year must be written like 2021-22 (or 2021-2022)")
+            out[col] = norm
+        elif col in INT_COLUMNS or col in FLOAT_COLUMNS:
+            pattern = INTEGER if col in INT_COLUMNS else FLOAT
+            good = s.str.fullmatch(pattern.pattern)
+            thousands = filled & ~good & s.str.fullmatch(THOUSANDS.pattern)
+            percent = filled & ~good & s.str.endswith("%")
+            check.flag(thousands, col, "thousands separators are not allowed: write 1200, not 1,200")
+            check.flag(percent, col, "percent signs are not allowed: the contract takes counts, not percentages")
+            kind = "a whole number" if col in INT_COLUMNS else "a number"
+            check.flag(filled & ~good & ~thousands & ~percent, col, f"must be {kind}")
+            num = pd.to_numeric(s.where(good.fillna(False) & filled), errors="coerce")
+            if col not in ("latitude", "longitude"):
+                check.flag(num < 0, col, "must not be negative")
+            out[col] = num
+        elif col == "title_i":
+            b = s.str.lower().map(BOOL_VALUES)
+            check.flag(filled & b.isna(), col, "must be true or false")
+            out[col] = b
+        elif col == "state":
+            check.flag(filled & ~s.isin(list(geo.STATES)), col, "unknown state: use a two-letter USPS code such as TX")
+            out[col] = s
+        else:
+            if col in ("name", "city"):
+                formula = s.str.match(r"^[=+@]") | s.str.match(r"^-[^\d]")
+                if formula.any():
+                    for row, val in zip(check.rows[formula.to_numpy()], s[formula], strict=True):
+                        warnings.append(Problem(file, int(row), col, val, "starts like a spreadsheet formula; "
+                                                "stored as plain text, never evaluated"))  # fmt: skip
+            out[col] = s
+    for col, allowed in ENUMS.get(table, {}).items():
+        check.flag(out[col].notna() & (raw[col] != "") & ~out[col].isin(allowed), col,
+                   f"must be one of {', '.join(map(str, allowed))}")  # fmt: skip
+    if table == "finances":
+        for line, cats in FINANCE_CATEGORIES.items():
+            check.flag((out["line"] == line) & ~out["category"].isin(cats), "category",
+                       f"for line {line!r} must be one of {', '.join(cats)}")  # fmt: skip
+    _check_rules(table, out, check)
+    if table in GEO_TABLES:
+        _locate(out, check)
+    _check_duplicates(table, out, check)
+    out["_row"] = check.rows
+    out["_bad"] = check.bad.to_numpy()
+    return out
+
+
+def _check_rules(table: str, out: pd.DataFrame, check: _Checker) -> None:
+    """Rules between columns of one row: met <= eligible, tiers <= served <= enrollment."""
+    if table == "outcomes":
+        check.flag(out["met"] > out["eligible"], "met", "met must not exceed eligible")
+    if table == "school_years":
+        check.flag(out["students_served"] > out["enrollment"], "students_served",
+                   "students_served must not exceed enrollment")  # fmt: skip
+        for col in ("tier1_students", "tier2_students", "tier3_students"):
+            check.flag(out[col] > out["students_served"], col, f"{col} must not exceed students_served")
+
+
+def _locate(out: pd.DataFrame, check: _Checker) -> None:
+    """Fill blank coordinates from the gazetteer (marked approximate); flag coordinates outside the state."""
+    blank = out["latitude"].isna() | out["longitude"].isna()
+    blank &= check.frame["latitude"].eq("") | check.frame["longitude"].eq("")
+    out["approximate_location"] = blank
+    places = {(c, s) for c, s in zip(out.loc[blank, "city"], out.loc[blank, "state"], strict=True) if s in geo.STATES}
+    found = {p: geo.locate(*p) for p in places}
+    for idx in out.index[blank]:
+        hit = found.get((out.at[idx, "city"], out.at[idx, "state"]))
+        if hit:
+            out.at[idx, "latitude"], out.at[idx, "longitude"] = hit[0], hit[1]
+    boxes = pd.DataFrame(
+        [(code, *box[2:]) for code, box in geo.STATES.items()], columns=["state", "lat0", "lat1", "lon0", "lon1"]
+    ).set_index("state")
+    b = boxes.reindex(out["state"]).set_axis(out.index)
+    known = out["state"].isin(list(geo.STATES)) & out["latitude"].notna() & out["longitude"].notna()
+    lat_out = known & ~out["latitude"].between(b["lat0"], b["lat1"])
+    lon_out = known & ~out["longitude"].between(b["lon0"], b["lon1"])
+    text = check.frame["latitude"] + ", " + check.frame["longitude"]
+    check.flag(lat_out | lon_out, "latitude", "coordinates (latitude, longitude) lie outside the state", text)
+
+
+def _check_duplicates(table: str, out: pd.DataFrame, check: _Checker) -> None:
+    """Flag every repeat of a key already seen in the same file."""
+    key = list(contract.TABLES[table][0])
+    dup = out.duplicated(key, keep="first")
+    if not dup.any():
+        return
+    rows = pd.Series(check.rows, index=out.index)
+    first = rows.groupby([out[k] for k in key], dropna=False, sort=False).transform("first")
+    check.bad |= dup
+    for idx in out.index[dup]:
+        k = "/".join(str(out.at[idx, c]) for c in key)
+        message = f"duplicate key ({', '.join(key)}) = {k}: same as row {first[idx]}"
+        check.problems.append(Problem(check.file, int(rows[idx]), key[0], k, message))
+
+
+def _check_foreign_keys(conn: sa.Connection, frames: dict[str, pd.DataFrame], files: dict[str, str],
+                        problems: list[Problem]) -> None:  # fmt: skip
+    """Every referenced id must be in the database or in the same load."""
+    known: dict[str, set[str]] = {}
+    for parent, col in KEY_OF.items():
+        table = db.metadata.tables[parent]
+        ids = set(conn.execute(sa.select(table.c[col])).scalars())
+        if parent in frames:
+            ids |= set(frames[parent][col])
+        known[parent] = ids
+    for (table, col), parent in FOREIGN_KEYS.items():
+        if table not in frames:
+            continue
+        f = frames[table]
+        missing = f[col].notna() & (f[col] != "") & ~f[col].isin(known[parent])
+        if missing.any():
+            for row, val in zip(f.loc[missing, "_row"], f.loc[missing, col], strict=True):
+                problems.append(Problem(files[table], int(row), col, val,
+                                        f"{col} {val!r} is not in {parent}, neither in the database nor in this load"))  # fmt: skip
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _native(value: Any) -> Any:
+    """A JSON- and DBAPI-friendly Python value (NaN as None)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return _native(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of native Python values, missing values as None."""
+    if frame.empty:
+        return []
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _frame(conn: sa.Connection, stmt: sa.Select, columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a frame with the given columns."""
+    return pd.DataFrame([tuple(r) for r in conn.execute(stmt)], columns=columns)
+
+
+def _existing(conn: sa.Connection, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The database's rows of this table that could share a key with the load."""
+    t = db.metadata.tables[table]
+    key = contract.TABLES[table][0]
+    names = [c.name for c in t.columns]
+    if "school_year" in key:
+        years = sorted(frame["school_year"].unique())
+        stmt = sa.select(t).where(t.c.school_year.in_(years))
+        if table != "finances":
+            # narrow by school for small loads; whole years when the load is large
+            schools = frame["school_id"].unique()
+            if len(schools) <= 500:
+                stmt = stmt.where(t.c.school_id.in_(list(schools)))
+        return _frame(conn, stmt, names)
+    ids = list(frame[key[0]].unique())
+    parts = [
+        _frame(conn, sa.select(t).where(t.c[key[0]].in_(ids[i : i + 900])), names) for i in range(0, len(ids), 900)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Element-wise equality that treats two missing values as equal and floats to 1e-9."""
+    both_na = a.isna() & b.isna()
+    if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
+        x, y = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+        return both_na | ((x - y).abs() <= 1e-9 * np.maximum(1.0, y.abs()))
+    if pd.api.types.is_bool_dtype(a) or pd.api.types.is_bool_dtype(b):
+        return both_na | (a.astype("boolean") == b.astype("boolean")).fillna(False)
+    return both_na | (a.astype(object) == b.astype(object)).fillna(False)
+
+
+def _diff(conn: sa.Connection, table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """(rows to add, rows to change, their previous values, unchanged count)."""
+    key = list(contract.TABLES[table][0])
+    cols = [c for c in frame.columns if not c.startswith("_")]
+    new = frame[cols].copy()
+    for c in cols:
+        if c in INT_COLUMNS:
+            new[c] = new[c].astype("int64")
+        elif c == "title_i" or c == "approximate_location":
+            new[c] = new[c].astype(bool)
+    old = _existing(conn, table, new)
+    if old.empty:
+        return new, new.iloc[0:0], old, 0
+    for k in key:
+        old[k] = old[k].astype(new[k].dtype)
+    old_values = [c for c in old.columns if c not in key]
+    merged = new.merge(old.rename(columns={c: f"{c}_old" for c in old_values}), on=key, how="left", indicator=True)
+    is_new = merged["_merge"] == "left_only"
+    same = pd.Series(True, index=merged.index)
+    for c in cols:
+        if c not in key:
+            same &= _same(merged[c], merged[f"{c}_old"])
+    changed = ~is_new & ~same
+    previous = merged.loc[changed, key + [f"{c}_old" for c in old_values]]
+    previous.columns = key + old_values
+    return merged.loc[is_new, cols], merged.loc[changed, cols], previous, int((~is_new & same).sum())
+
+
+def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.DataFrame, previous: pd.DataFrame,
+           load_id: int) -> None:  # fmt: skip
+    """Insert added rows, update changed ones and record both in load_changes."""
+    t = db.metadata.tables[table]
+    key = list(contract.TABLES[table][0])
+    rows = _records(added.assign(load_id=load_id))
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(t.insert(), rows[i : i + CHUNK])
+    if len(changed):
+        values = [c for c in changed.columns if c not in key] + ["load_id"]
+        stmt = (
+            t.update()
+            .where(*[t.c[k] == sa.bindparam(f"k_{k}") for k in key])
+            .values({c: sa.bindparam(f"v_{c}") for c in values})
+        )
+        upd = [
+            {**{f"k_{k}": r[k] for k in key}, **{f"v_{c}": r[c] for c in values}}
+            for r in _records(changed.assign(load_id=load_id))
+        ]
+        for i in range(0, len(upd), CHUNK):
+            conn.execute(stmt, upd[i : i + CHUNK])
+    audit = [
+        {"load_id": load_id, "table_name": table, "row_key": json.dumps({k: r[k] for k in key}), "previous": None}
+        for r in _records(added[key])
+    ]
+    audit += [
+        {
+            "load_id": load_id,
+            "table_name": table,
+            "row_key": json.dumps({k: r[k] for k in key}),
+            "previous": json.dumps(r, default=str),
+        }
+        for r in _records(previous)
+    ]
+    for i in range(0, len(audit), CHUNK):
+        conn.execute(db.load_changes.insert(), audit[i : i + CHUNK])
+
+
+# ---------------------------------------------------------------- public API
+
+
+def default_max_bytes() -> int:
+    """The configured upload limit in bytes."""
+    return int(float(config.get("max_upload_mb")) * 1024 * 1024)
+
+
+def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: bool = False,
+                max_bytes: int | None = None) -> LoadReport:  # fmt: skip
+    """Validate the files and, if they pass every check and this is no dry run, upsert them in one transaction."""
+    report = LoadReport(dry_run=dry_run)
+    limit = default_max_bytes() if max_bytes is None else max_bytes
+    frames: dict[str, pd.DataFrame] = {}
+    names: dict[str, str] = {}
+    digests: list[dict[str, str]] = []
+    files = _files(paths)
+    if not files:
+        report.problems.append(
+            Problem(", ".join(map(str, paths)) or "(none)", None, None, None, "no CSV or XLSX files given")
+        )
+    for path in files:
+        if path.suffix.lower() == ".csv" and path.stem not in contract.TABLES:
+            report.problems.append(Problem(path.name, None, None, None,
+                                           f"file name must be a contract table: {', '.join(contract.TABLES)}"))  # fmt: skip
+            continue
+        sheets, data = _read(path, limit, report.problems)
+        if sheets is None:
+            continue
+        digests.append({"name": path.name, "sha256": hashlib.sha256(data).hexdigest()})
+        for table, label, raw in sheets:
+            if table not in contract.TABLES:
+                report.problems.append(Problem(label, None, None, None,
+                                               f"sheet name must be a contract table: {', '.join(contract.TABLES)}"))  # fmt: skip
+                continue
+            if table in names:
+                report.problems.append(Problem(label, None, None, None,
+                                               f"table {table} is also given in {names[table]}"))  # fmt: skip
+                continue
+            names[table] = label
+            typed = _validate(table, raw, label, report.problems, report.warnings)
+            if typed is not None:
+                frames[table] = typed
+    order = [t for t in contract.TABLES if t in frames]
+    with engine.begin() as conn:
+        _check_foreign_keys(conn, frames, names, report.problems)
+        if report.problems:
+            report.problems.sort(key=lambda p: (p.file, p.row or 0))
+            return report
+        diffs = {t: _diff(conn, t, frames[t]) for t in order}
+        for t in order:
+            added, changed, _, unchanged = diffs[t]
+            report.counts[t] = TableCounts(len(added), len(changed), unchanged)
+        if dry_run:
+            return report
+        result = conn.execute(
+            db.loads.insert().values(
+                loaded_by=loaded_by,
+                loaded_at=datetime.now(UTC),
+                files=json.dumps(digests),
+                rows_added=sum(c.added for c in report.counts.values()),
+                rows_changed=sum(c.changed for c in report.counts.values()),
+                status="loaded",
+                summary="",
+            )
+        )
+        report.load_id = int(result.inserted_primary_key[0])
+        for t in order:
+            added, changed, previous, _ = diffs[t]
+            _write(conn, t, added, changed, previous, report.load_id)
+        conn.execute(
+            db.loads.update()
+            .where(db.loads.c.load_id == report.load_id)
+            .values(summary="\n".join(report.summary_lines()))
+        )
+    return report
+
+
+def undo_load(engine: sa.Engine, load_id: int) -> dict[str, int]:
+    """Restore every row the load changed, delete the rows it added, mark it undone; returns rows touched per table."""
+    touched: dict[str, int] = {}
+    with engine.begin() as conn:
+        status = conn.execute(sa.select(db.loads.c.status).where(db.loads.c.load_id == load_id)).scalar_one_or_none()
+        if status is None:
+            raise LoadError(f"there is no load {load_id}")
+        if status != "loaded":
+            raise LoadError(f"load {load_id} is {status}, not loaded")
+        lc = db.load_changes.c
+        changes = _frame(
+            conn, sa.select(lc.table_name, lc.row_key, lc.previous).where(lc.load_id == load_id),
+            ["table_name", "row_key", "previous"],
+        )  # fmt: skip
+        later = _frame(
+            conn,
+            sa.select(lc.table_name, lc.row_key, lc.load_id)
+            .join(db.loads, db.loads.c.load_id == lc.load_id)
+            .where(lc.load_id > load_id, db.loads.c.status == "loaded"),
+            ["table_name", "row_key", "load_id"],
+        )
+        clash = later.merge(changes[["table_name", "row_key"]], on=["table_name", "row_key"])
+        if not clash.empty:
+            ids = ", ".join(map(str, sorted(clash["load_id"].unique(), reverse=True)))
+            raise LoadError(f"rows of load {load_id} were changed again by load(s) {ids}; undo those first")
+        for table in reversed(contract.TABLES):
+            t = db.metadata.tables[table]
+            key = list(contract.TABLES[table][0])
+            mine = changes[changes["table_name"] == table]
+            if mine.empty:
+                continue
+            added = mine[mine["previous"].isna()]
+            changed = mine[mine["previous"].notna()]
+            where = [t.c[k] == sa.bindparam(f"k_{k}") for k in key]
+            deletes = [{f"k_{k}": v for k, v in json.loads(r).items()} for r in added["row_key"]]
+            for i in range(0, len(deletes), CHUNK):
+                conn.execute(t.delete().where(*where), deletes[i : i + CHUNK])
+            if len(changed):
+                prev = [json.loads(p) for p in changed["previous"]]
+                values = [c for c in prev[0] if c not in key]
+                stmt = t.update().where(*where).values({c: sa.bindparam(f"v_{c}") for c in values})
+                rows = [{**{f"k_{k}": p[k] for k in key}, **{f"v_{c}": p.get(c) for c in values}} for p in prev]
+                for i in range(0, len(rows), CHUNK):
+                    conn.execute(stmt, rows[i : i + CHUNK])
+            touched[table] = len(mine)
+        conn.execute(db.loads.update().where(db.loads.c.load_id == load_id).values(status="undone"))
+    return touched
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Run `load` from the command line: 0 when loaded (or dry run passed), 1 when the files have problems."""
+    try:
+        engine = db.create_engine(args.database_url)
+        db.upgrade(engine)
+    except config.ConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+    report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run)
+    for line in report.summary_lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add `load PATH... [--dry-run] [--as USER] [--database-url URL]` to a CLI's subparsers."""
+    p = subparsers.add_parser("load", help="validate and load contract tables from CSV files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="<table>.csv files, or folders holding them")
+    p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    p.add_argument("--as", dest="user", default="cli", help="who the load is recorded as")
+    p.add_argument("--database-url", default=None, help="defaults to DASHBOARD_DATABASE_URL or the embedded SQLite")
+    p.set_defaults(func=cmd_load)
