@@ -71,3 +71,9 @@ def students_served_by_tier(_engine: sa.Engine, filters: queries.Filters, scope:
 def kpi_by_state(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
     """Cached queries.kpi_totals at state level."""
     return queries.kpi_totals(_engine, filters, scope, "state")
+
+
+@st.cache_data(show_spinner=False)
+def states(_engine: sa.Engine) -> list[str]:
+    """State codes that hold schools, sorted."""
+    return queries.states_with_schools(_engine)

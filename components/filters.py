@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import contract, geo, queries
+
 
 def school_year(years: list[str], key: str = "year") -> str:
     """One school year, read from and written to ?year=; an unknown value falls back to the latest with a notice."""
@@ -15,3 +17,36 @@ def school_year(years: list[str], key: str = "year") -> str:
     chosen = st.sidebar.selectbox("School year", years, index=index, key=f"filter_{key}")
     st.query_params[key] = chosen
     return chosen
+
+
+def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]:
+    """A multiselect kept in ?key=a&key=b; unknown values are dropped with a notice."""
+    wanted = st.query_params.get_all(key)
+    unknown = [w for w in wanted if w not in options]
+    if unknown:
+        st.sidebar.info(f"Ignored unknown {label.lower()}: {', '.join(unknown)[:80]}")
+    chosen = st.sidebar.multiselect(label, options, default=[w for w in wanted if w in options], format_func=fmt,
+                                    key=f"filter_{key}", placeholder="All")  # fmt: skip
+    st.query_params[key] = chosen
+    return tuple(chosen)
+
+
+def school_filters(states: list[str]) -> queries.Filters:
+    """State, school level, Title I and locale filters, each kept in the URL; empty means all."""
+    picked_states = _multi("State", states, "state", geo.state_name)
+    levels = _multi("School level", list(contract.LEVELS), "level", lambda v: v.replace("_", " ").capitalize())
+    locales = _multi("Locale", list(contract.LOCALES), "locale", str.capitalize)
+    title_options = {"all": "All schools", "yes": "Title I only", "no": "Not Title I"}
+    wanted = st.query_params.get("title_i", "all")
+    if wanted not in title_options:
+        st.sidebar.info("Ignored an unknown Title I value.")
+        wanted = "all"
+    title = st.sidebar.radio("Title I", list(title_options), index=list(title_options).index(wanted),
+                             format_func=title_options.get, key="filter_title_i", horizontal=True)  # fmt: skip
+    st.query_params["title_i"] = title
+    return queries.Filters(
+        states=picked_states,
+        levels=levels,
+        locales=locales,
+        title_i=None if title == "all" else title == "yes",
+    )

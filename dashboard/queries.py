@@ -6,7 +6,7 @@ sum(met) / sum(eligible) over the rows in view, never an average of rates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pandas as pd
@@ -35,6 +35,10 @@ class Filters:
     levels: tuple[str, ...] = ()
     title_i: bool | None = None
     locales: tuple[str, ...] = ()
+
+    def with_years(self, *years: str) -> Filters:
+        """The same filters narrowed to these school years."""
+        return replace(self, school_years=tuple(years))
 
 
 @dataclass(frozen=True)
@@ -270,3 +274,8 @@ def place_names(engine: sa.Engine, scope: Scope = EVERYTHING) -> pd.DataFrame:
         .order_by(affiliates.c.state, affiliates.c.name)
     )
     return _read(engine, stmt)
+
+
+def states_with_schools(engine: sa.Engine) -> list[str]:
+    """Every state code with at least one school, sorted."""
+    return _read(engine, sa.select(schools.c.state).distinct().order_by(schools.c.state))["state"].tolist()

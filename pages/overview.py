@@ -12,16 +12,18 @@ if not years:
     st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
     st.stop()
 year = filters.school_year(years)
+view = filters.school_filters(data.states(engine))
 previous_year = years[years.index(year) - 1] if years.index(year) > 0 else None
 
-totals = data.kpi_totals(engine, queries.Filters(), scope).set_index("school_year")
-partners = data.partners_by_year(engine, queries.Filters(), scope).set_index("school_year")
+totals = data.kpi_totals(engine, view, scope).set_index("school_year")
+partners = data.partners_by_year(engine, view, scope).set_index("school_year")
 totals = totals.join(partners[["partners"]], how="left")
-rates = data.outcome_rates(engine, queries.Filters(school_years=(year,)), scope, by_tier=False)
+if year not in totals.index:
+    st.info(f"No schools match these filters in {year}. Clear a filter in the sidebar to see more.")
+    st.stop()
+rates = data.outcome_rates(engine, view.with_years(year), scope, by_tier=False)
 previous_rates = (
-    data.outcome_rates(engine, queries.Filters(school_years=(previous_year,)), scope, by_tier=False)
-    if previous_year
-    else None
+    data.outcome_rates(engine, view.with_years(previous_year), scope, by_tier=False) if previous_year else None
 )
 
 st.subheader(f"School year {year}")
@@ -42,7 +44,7 @@ kpi.cards(
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
 
 st.subheader(f"Students served by state, {year}")
-by_state = data.kpi_by_state(engine, queries.Filters(school_years=(year,)), scope)
+by_state = data.kpi_by_state(engine, view.with_years(year), scope)
 picked = st.plotly_chart(
     charts.state_tile_map(by_state, "students_served", "Students served"),
     key="state_map",
@@ -53,7 +55,7 @@ navigation.open_state_outcomes(picked, year)
 table.data_expander(by_state, f"students_by_state_{year}")
 
 st.subheader("Students served by tier")
-by_tier = data.students_served_by_tier(engine, queries.Filters(), scope)
+by_tier = data.students_served_by_tier(engine, view, scope)
 st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
 table.data_expander(by_tier, "students_served_by_tier")
 table.data_expander(totals.reset_index(), "kpis_by_year", "Data: every figure by year")

@@ -67,3 +67,39 @@ def test_bad_database_url_shows_one_line_not_a_traceback(monkeypatch: pytest.Mon
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.error and "cannot reach the database" in at.error[0].value
+
+
+def test_state_and_level_filters_from_the_url(app: AppTest, raw) -> None:
+    app.query_params["year"] = "2021-22"
+    app.query_params["state"] = ["TX", "GA"]
+    app.query_params["level"] = "high"
+    app.run()
+    assert not app.exception
+    schools = raw["schools"]
+    ids = schools[schools["state"].isin(["TX", "GA"]) & (schools["level"] == "high")]["school_id"]
+    sy = raw["school_years"]
+    sy = sy[(sy["school_year"] == "2021-22") & sy["school_id"].isin(ids)]
+    metrics = {m.label: m.value for m in app.metric}
+    shown, tolerance = _number(metrics["Students served"])
+    assert abs(shown - sy["students_served"].sum()) <= tolerance
+    assert metrics["Schools and sites"] == f"{len(sy):,}"
+    assert metrics["States (incl. DC)"] == "2"
+
+
+def test_unknown_state_is_ignored_and_empty_views_are_explained(app: AppTest) -> None:
+    app.query_params["state"] = ["ZZ"]
+    app.query_params["title_i"] = "maybe"
+    app.run()
+    assert not app.exception
+    notices = " ".join(info.value for info in app.sidebar.info)
+    assert "ZZ" in notices and "Title I" in notices
+    # West Virginia's one affiliate closed after 2020-21 and its successor opened in 2022-23.
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # a copied link opens a new session
+    app.query_params["state"] = ["WV"]
+    app.query_params["year"] = "2021-22"
+    app.run()
+    assert not app.exception
+    assert [i.value for i in app.info] == [
+        "No schools match these filters in 2021-22. Clear a filter in the sidebar to see more."
+    ]
+    assert not app.metric
