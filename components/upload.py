@@ -1,0 +1,174 @@
+"""Widgets of the Data page: upload and check files, confirm a load, templates, load history with undo."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from dashboard import contract, ingest, templates
+from dashboard.export import to_csv
+
+PREVIEW_ROWS = 5
+
+
+def current_user() -> str:
+    """The signed-in user's name as loads record it, or 'anonymous'."""
+    user = st.session_state.get("user")
+    return getattr(user, "username", None) or "anonymous"
+
+
+def uploader() -> list:
+    """The file picker: several contract tables as <table>.csv files or XLSX workbooks (a sheet per table)."""
+    return st.file_uploader(
+        "Contract tables: `<table>.csv` files, or an XLSX workbook with a sheet per table",
+        type=["csv", "xlsx"],
+        accept_multiple_files=True,
+        key="data_upload",
+    )
+
+
+def save_uploads(files: list, folder: Path) -> list[Path]:
+    """Write the uploaded files into the folder under their original names (no folders); returns the paths."""
+    paths = []
+    for f in files:
+        path = folder / Path(f.name).name
+        path.write_bytes(f.getvalue())
+        paths.append(path)
+    return paths
+
+
+def _previews(paths: list[Path]) -> dict[str, pd.DataFrame]:
+    """label -> first rows as read (text), for each readable table in the files."""
+    out: dict[str, pd.DataFrame] = {}
+    for path in paths:
+        try:
+            if path.suffix.lower() == ".xlsx":
+                sheets = pd.read_excel(path, sheet_name=None, dtype=str, nrows=PREVIEW_ROWS, engine="openpyxl")
+                out.update({f"{path.name} [{name}]": frame for name, frame in sheets.items()})
+            else:
+                out[path.name] = pd.read_csv(path, dtype=str, nrows=PREVIEW_ROWS, keep_default_na=False)
+        except Exception:  # the checks below say what is wrong with the file
+            continue
+    return out
+
+
+def _counts(report: ingest.LoadReport, caption: str) -> None:
+    st.caption(caption)
+    st.dataframe(templates.counts_frame(report), hide_index=True)
+
+
+def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadReport:
+    """Dry-run the files with progress shown; then show previews, problems, warnings and per-table counts."""
+    with st.status(f"Checking {len(paths)} file(s)…", expanded=False) as status:
+        bar = st.progress(0.0, text="Reading the files")
+        previews = _previews(paths)
+        bar.progress(0.4, text="Checking every row against the contract and the database")
+        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, dry_run=True)
+        bar.progress(1.0, text="Checked")
+        status.update(
+            label="Files checked: ready to load" if report.ok else f"{len(report.problems):,} problem(s) found",
+            state="complete" if report.ok else "error",
+        )
+    if previews:
+        st.subheader("Preview")
+        for label, frame in previews.items():
+            with st.expander(f"{label}: first {min(len(frame), PREVIEW_ROWS)} rows"):
+                st.dataframe(frame, hide_index=True)
+    if report.problems:
+        st.subheader("Problems")
+        st.error(f"{len(report.problems):,} problem(s): nothing can be loaded until every one is fixed.")
+        problems = templates.problems_frame(report.problems)
+        st.dataframe(problems, hide_index=True)
+        st.download_button("Download problems (CSV)", to_csv(problems), file_name="load_problems.csv",
+                           mime="text/csv", key="dl_problems")  # fmt: skip
+    if report.warnings:
+        st.subheader("Warnings")
+        st.warning(f"{len(report.warnings):,} warning(s): these do not stop a load.")
+        st.dataframe(templates.problems_frame(report.warnings), hide_index=True)
+    if report.ok:
+        _counts(report, "What a load would do, per table (nothing written yet):")
+    return report
+
+
+def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadReport | None:
+    """The 'Confirm load' button: runs the real load, clears cached figures and shows its summary."""
+    if not st.button("Confirm load", type="primary", key="confirm_load"):
+        return None
+    with st.spinner("Loading…"):
+        report = ingest.load_tables(engine, paths, loaded_by=loaded_by)
+    if not report.ok:  # the data changed between the check and the load
+        st.error("The load was refused; nothing was written:")
+        st.dataframe(templates.problems_frame(report.problems), hide_index=True)
+        return report
+    st.cache_data.clear()
+    st.success(f"Load {report.load_id} recorded. Every page now shows the new figures.")
+    _counts(report, "What the load did, per table:")
+    return report
+
+
+def review(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadReport:
+    """Check the files and, when they pass, offer to load them."""
+    report = check(engine, paths, loaded_by)
+    if report.ok:
+        confirm(engine, paths, loaded_by)
+    return report
+
+
+def upload_section(engine: sa.Engine) -> None:
+    """The uploader, and the check and load of whatever it holds."""
+    files = uploader()
+    if not files:
+        st.info(
+            "No files chosen yet. Name each CSV after its table (for example `schools.csv`), or upload one XLSX "
+            "workbook with a sheet per table. Files are checked first; nothing is written until you confirm."
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="dashboard_upload_") as tmp:
+        review(engine, save_uploads(files, Path(tmp)), current_user())
+
+
+def template_downloads() -> None:
+    """A header-only CSV per contract table and the XLSX workbook with a 'columns' sheet."""
+    st.download_button("XLSX workbook (a sheet per table, plus a 'columns' guide)", templates.xlsx_template(),
+                       file_name="contract_template.xlsx", key="dl_template_xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+    cols = st.columns(4)
+    for i, (name, body) in enumerate(templates.csv_templates().items()):
+        cols[i % 4].download_button(name, body, file_name=name, mime="text/csv", key=f"dl_template_{name}")
+    with st.expander("What each column holds"):
+        st.dataframe(templates.column_guide(), hide_index=True)
+    st.caption(f"Tables load in this order, so references resolve: {', '.join(contract.TABLES)}.")
+
+
+def load_history(engine: sa.Engine) -> None:
+    """Every load, newest first, with an undo for a load still in place."""
+    if message := st.session_state.pop("undo_message", None):
+        st.success(message)
+    history = templates.load_history(engine)
+    if history.empty:
+        st.info("No loads are recorded yet: the first confirmed upload will appear here.")
+        return
+    st.dataframe(history, hide_index=True)
+    undoable = history.loc[history["status"] == "loaded", "load_id"].tolist()
+    if not undoable:
+        st.caption("Every load has been undone.")
+        return
+    load_id = st.selectbox("Load to undo", undoable, key="undo_load_id",
+                           help="Deletes the rows the load added and restores the rows it changed.")  # fmt: skip
+    sure = st.checkbox(f"Yes, undo load {load_id}", key="undo_confirm")
+    if st.button("Undo", key="undo_load", disabled=not sure):
+        try:
+            touched = ingest.undo_load(engine, int(load_id))
+        except ingest.LoadError as exc:
+            st.error(f"Load {load_id} was not undone: {exc}")
+            return
+        st.cache_data.clear()
+        st.session_state.pop("undo_confirm", None)  # the next undo asks again
+        st.session_state["undo_message"] = (
+            f"Load {load_id} undone ({sum(touched.values()):,} row(s) restored or removed)."
+        )
+        st.rerun()

@@ -1,0 +1,129 @@
+"""The Data page through AppTest: templates, load history with undo, and the check-then-load flow on files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import contract, db, demo
+
+ROOT = Path(__file__).resolve().parents[2]
+AFFILIATES_HEADER = "affiliate_id,name,kind,state,city,latitude,longitude\n"
+
+
+@pytest.fixture(scope="module")
+def network() -> demo.Network:
+    return demo.generate(scale=0.2)
+
+
+@pytest.fixture
+def engine(tmp_path: Path, network: demo.Network, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
+    """A fresh SQLite database holding the demo network, recorded as load 1 by 'demo' (as the app builds it)."""
+    eng = db.create_engine(f"sqlite:///{tmp_path / 'data_page.sqlite3'}")
+    db.upgrade(eng)
+    with eng.begin() as conn:
+        load_id = conn.execute(
+            db.loads.insert().values(
+                loaded_by="demo",
+                loaded_at=dt.datetime.now(dt.UTC),
+                files=json.dumps([{"name": f"demo:{t}", "sha256": ""} for t in contract.TABLES]),
+                status="loaded",
+                summary="synthetic demo network",
+            )
+        ).inserted_primary_key[0]
+        rows = demo.insert_network(conn, network, load_id=load_id)
+        conn.execute(db.loads.update().where(db.loads.c.load_id == load_id).values(rows_added=rows))
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", eng.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield eng
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    eng.dispose()
+
+
+def _labels(at: AppTest, kind: str) -> list[str]:
+    return [el.proto.label for el in at.get(kind)]
+
+
+def _review_script(paths: list[str], user: str) -> None:
+    """What the page runs on uploaded files, driven with paths (AppTest can't drive st.file_uploader)."""
+    from pathlib import Path
+
+    from components import data, upload
+
+    upload.review(data.engine_or_stop(), [Path(p) for p in paths], user)
+
+
+def _review(paths: list[Path]) -> AppTest:
+    return AppTest.from_function(_review_script, kwargs={"paths": [str(p) for p in paths], "user": "tester"},
+                                 default_timeout=60)  # fmt: skip
+
+
+def _loads(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(db.loads.c.load_id, db.loads.c.loaded_by, db.loads.c.status)).all()
+
+
+def test_page_renders_templates_and_history(engine: sa.Engine) -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60).run()
+    assert not at.exception
+    downloads = _labels(at, "download_button")
+    assert {f"{t}.csv" for t in contract.TABLES} <= set(downloads)
+    assert any("XLSX" in label for label in downloads)
+    assert any("No files chosen yet" in i.value for i in at.info)
+    history = at.dataframe[-1].value
+    assert history["load_id"].tolist() == [1]
+    assert history.iloc[0]["loaded_by"] == "demo" and history.iloc[0]["status"] == "loaded"
+    assert at.selectbox(key="undo_load_id").options == ["1"]
+    assert at.button(key="undo_load")
+
+
+def test_bad_file_lists_problems_and_offers_no_load(engine: sa.Engine, tmp_path: Path) -> None:
+    bad = tmp_path / "affiliates.csv"
+    bad.write_text(AFFILIATES_HEADER + "NEW-1,New,affiliate,ZZ,Austin,,\nNEW 2,New,club,TX,Austin,1,2\n")
+    at = _review([bad]).run()
+    assert not at.exception
+    assert at.error and "problem(s)" in at.error[0].value
+    problems = at.dataframe[-1].value
+    assert list(problems.columns) == ["file", "row", "column", "value", "message"]
+    assert {("state", "ZZ"), ("affiliate_id", "NEW 2"), ("kind", "club")} <= set(
+        zip(problems["column"], problems["value"], strict=True)
+    )
+    assert "Download problems (CSV)" in _labels(at, "download_button")
+    assert not [b for b in at.button if b.key == "confirm_load"]
+    assert _loads(engine) == [(1, "demo", "loaded")]
+
+
+def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_path: Path) -> None:
+    good = tmp_path / "affiliates.csv"
+    good.write_text(AFFILIATES_HEADER + "NEW-1,New affiliate,affiliate,TX,Austin,30.27,-97.74\n")
+    at = _review([good]).run()
+    assert not at.exception and not at.error
+    counts = at.dataframe[-1].value
+    assert counts.to_dict("records") == [{"table": "affiliates", "added": 1, "changed": 0, "unchanged": 0}]
+    assert _loads(engine) == [(1, "demo", "loaded")]  # a check writes nothing
+
+    at.button(key="confirm_load").click().run()
+    assert not at.exception
+    assert any("Load 2 recorded" in s.value for s in at.success)
+    assert _loads(engine) == [(1, "demo", "loaded"), (2, "tester", "loaded")]
+
+    page = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60).run()
+    assert page.dataframe[-1].value["load_id"].tolist() == [2, 1]
+    page.selectbox(key="undo_load_id").set_value(2).run()
+    assert page.button(key="undo_load").disabled  # undo needs its confirmation ticked first
+    page.checkbox(key="undo_confirm").check().run()
+    page.button(key="undo_load").click().run()
+    assert not page.exception
+    assert any("Load 2 undone" in s.value for s in page.success)
+    assert page.checkbox(key="undo_confirm").value is False
+    assert _loads(engine)[-1] == (2, "tester", "undone")
+    with engine.connect() as conn:
+        assert not conn.execute(sa.select(db.affiliates).where(db.affiliates.c.affiliate_id == "NEW-1")).first()
