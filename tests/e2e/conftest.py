@@ -81,3 +81,13 @@ def wait_ready(page, timeout_ms: int = 120_000) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def sign_in(page, username: str = "admin", password: str = "demo-admin-pass") -> None:
+    """Fill the sign-in form with a demo account (the demo database creates them on first start)."""
+    wait_ready(page)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Impact overview").wait_for(timeout=60_000)
+    wait_ready(page)

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, wait_ready
+from tests.e2e.conftest import ARTIFACTS, sign_in, wait_ready
 
 
 def test_overview_shows_kpis_without_errors(server: str, browser) -> None:
@@ -18,7 +18,7 @@ def test_overview_shows_kpis_without_errors(server: str, browser) -> None:
     page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).netloc != urlparse(server).netloc
             and not r.url.startswith("data:") else None)  # fmt: skip
     page.goto(server)
-    wait_ready(page)
+    sign_in(page, "board", "demo-board-pass")
     page.get_by_text("Students served", exact=True).first.wait_for(timeout=120_000)
     wait_ready(page)
     ARTIFACTS.mkdir(exist_ok=True)

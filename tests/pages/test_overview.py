@@ -8,6 +8,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import users
+
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}
 
@@ -21,12 +23,25 @@ def _number(text: str) -> tuple[float, float]:
     return float(digits) * unit, step * unit / 2
 
 
+READER = "overview_reader"
+
+
+def signed_in(at: AppTest) -> AppTest:
+    """The session state a successful sign-in leaves behind (the form itself is tested in tests/components)."""
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = READER
+    return at
+
+
 @pytest.fixture
 def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", "a-test-cookie-key-that-is-long-enough-for-hs256")
+    if users.get_user(sqlite_engine, READER) is None:
+        users.add_user(sqlite_engine, READER, "Board reader", "reader@example.org", "a long test password", "board")
     st.cache_data.clear()
     st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    return signed_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60))
 
 
 @pytest.mark.parametrize("year", [None, "2021-22"])
@@ -94,7 +109,7 @@ def test_unknown_state_is_ignored_and_empty_views_are_explained(app: AppTest) ->
     notices = " ".join(info.value for info in app.sidebar.info)
     assert "ZZ" in notices and "Title I" in notices
     # West Virginia's one affiliate closed after 2020-21 and its successor opened in 2022-23.
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # a copied link opens a new session
+    app = signed_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60))  # a copied link: a new session
     app.query_params["state"] = ["WV"]
     app.query_params["year"] = "2021-22"
     app.run()
@@ -103,3 +118,13 @@ def test_unknown_state_is_ignored_and_empty_views_are_explained(app: AppTest) ->
         "No schools match these filters in 2021-22. Clear a filter in the sidebar to see more."
     ]
     assert not app.metric
+
+
+def test_a_visitor_who_has_not_signed_in_sees_only_the_form(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", "a-test-cookie-key-that-is-long-enough-for-hs256")
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert not at.metric

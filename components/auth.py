@@ -1,0 +1,192 @@
+"""Sign-in: our own form checked against the database (lockout, audit), the authenticator's signed cookie."""
+
+from __future__ import annotations
+
+import os
+
+import bcrypt
+import sqlalchemy as sa
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from dashboard import config, db, users
+
+COOKIE_NAME = "impact_dashboard"
+SIGNED_OUT = "logout"
+SIGNED_OUT_GONE = "logout_account_gone"
+_AUTH = "_auth_authenticator"
+_SET_COOKIE = "_auth_set_cookie"
+_DELETE_COOKIE = "_auth_delete_cookie"
+_FORM_MESSAGE = "_auth_form_message"
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_accounts_ready(_engine: sa.Engine, url: str) -> list[str]:
+    """Create the demo accounts once per process and database."""
+    return users.ensure_demo_accounts(_engine)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _is_demo_password(password_hash: str, password: str) -> bool:
+    """Whether a stored hash is the published demo password (cached: bcrypt is slow on purpose)."""
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
+    except ValueError:
+        return False
+
+
+def _hashes(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.users.c.username, db.users.c.password_hash)).all()
+    return {r.username: r.password_hash for r in rows}
+
+
+def _refuse_demo_settings(engine: sa.Engine, hashes: dict[str, str]) -> None:
+    """Stop with what to set when a real database runs with the demo cookie key or demo passwords."""
+    problems = []
+    if config.get("cookie_key") == config.DEMO_COOKIE_KEY:
+        problems.append(
+            "the sign-in cookie key is the published demo key: set DASHBOARD_COOKIE_KEY, or cookie_key under "
+            "[dashboard] in .streamlit/secrets.toml, to a long random string"
+        )
+    demo = [
+        a.username
+        for a in users.DEMO_ACCOUNTS
+        if a.username in hashes and _is_demo_password(hashes[a.username], a.password)
+    ]
+    if demo:
+        problems.append(
+            "demo accounts with their published passwords exist: remove them with "
+            + "; ".join(f"`python -m dashboard users remove {u}`" for u in demo)
+        )
+    if problems:
+        st.error("The dashboard will not start on this database: " + ". ".join(problems) + ".")
+        st.stop()
+
+
+def _authenticator(hashes: dict[str, str], engine: sa.Engine) -> stauth.Authenticate:
+    credentials = {
+        "usernames": {
+            u.username: {"name": u.name, "email": u.email, "password": hashes[u.username], "roles": [u.role]}
+            for u in users.list_users(engine)
+            if u.username in hashes
+        }
+    }
+    extra = {"login_sleep_time": 0} if os.environ.get("DASHBOARD_TESTING") == "1" else {}
+    return stauth.Authenticate(
+        credentials,
+        COOKIE_NAME,
+        str(config.get("cookie_key")),
+        float(config.get("cookie_expiry_days")),
+        auto_hash=False,
+        **extra,
+    )
+
+
+def _set_signed_in(user: users.User) -> None:
+    ss = st.session_state
+    ss["user"] = user
+    ss["scope"] = user.scope
+    ss["username"] = user.username
+    ss["name"] = user.name
+    ss["email"] = user.email
+    ss["roles"] = [user.role]
+    ss["authentication_status"] = True
+    ss["logout"] = None
+
+
+def _clear_signed_in() -> None:
+    ss = st.session_state
+    for key in ("user", "scope"):
+        ss.pop(key, None)
+    for key in ("name", "username", "authentication_status", "email", "roles"):
+        ss[key] = None
+    ss["logout"] = True  # the library then ignores a cookie the browser has not dropped yet
+
+
+def _on_submit(engine: sa.Engine) -> None:
+    """Form callback: runs before the script, so a good sign-in never renders the form again."""
+    ss = st.session_state
+    username = str(ss.get("_auth_username") or "").strip().lower()
+    password = str(ss.get("_auth_password") or "")
+    ss["_auth_password"] = ""
+    if not username or not password:
+        ss[_FORM_MESSAGE] = "Enter your username and password."
+        return
+    user = users.verify_login(engine, username, password)
+    if user is None:
+        until = users.locked_accounts(engine).get(username)
+        if until is not None:
+            ss[_FORM_MESSAGE] = (
+                f"This account is locked after too many failed sign-ins; try again after {until:%H:%M} UTC."
+            )
+        else:
+            ss[_FORM_MESSAGE] = "Wrong username or password."
+        return
+    ss.pop(_FORM_MESSAGE, None)
+    _set_signed_in(user)
+    ss[_SET_COOKIE] = True
+
+
+def _sign_in_form(engine: sa.Engine) -> None:
+    with st.form("signin"):
+        st.subheader("Sign in")
+        st.text_input("Username", key="_auth_username", autocomplete="username")
+        st.text_input("Password", type="password", key="_auth_password", autocomplete="current-password")
+        st.form_submit_button("Sign in", on_click=_on_submit, args=(engine,))
+    message = st.session_state.pop(_FORM_MESSAGE, None)
+    if message:
+        st.error(message)
+
+
+def signed_in_user(engine: sa.Engine) -> users.User | None:
+    """The signed-in account (re-read from the database on every run); otherwise shows the form and stops."""
+    if db.is_demo(engine):
+        _demo_accounts_ready(engine, engine.url.render_as_string(hide_password=True))
+        hashes = _hashes(engine)
+    else:
+        hashes = _hashes(engine)
+        _refuse_demo_settings(engine, hashes)
+    authenticator = _authenticator(hashes, engine)  # renders the cookie manager once per run
+    st.session_state[_AUTH] = authenticator
+    st.session_state["_auth_engine"] = engine
+    cookies = authenticator.cookie_controller
+    ss = st.session_state
+
+    if ss.pop(_DELETE_COOKIE, False):
+        cookies.delete_cookie()
+    if ss.pop(_SET_COOKIE, False) and ss.get("username"):
+        cookies.set_cookie()  # no st.rerun after this: it would stop the cookie being written
+
+    username = ss.get("username") if ss.get("authentication_status") else None
+    if not username:
+        token = cookies.get_cookie()
+        if token and token.get("username"):
+            username = token["username"]
+    if username:
+        user = users.get_user(engine, username)
+        if user is None:  # deleted since signing in: out at the next rerun
+            users.audit(engine, username, SIGNED_OUT_GONE, "account no longer exists")
+            cookies.delete_cookie()
+            _clear_signed_in()
+        else:
+            _set_signed_in(user)  # picks up a changed role or affiliates
+            return user
+    _sign_in_form(engine)
+    st.stop()
+
+
+def _on_sign_out() -> None:
+    username = st.session_state.get("username")
+    engine = st.session_state.get("_auth_engine")
+    if username and engine is not None:
+        users.audit(engine, username, SIGNED_OUT)
+    _clear_signed_in()
+    st.session_state[_DELETE_COOKIE] = True
+
+
+def logout_button() -> None:
+    """A sidebar button that signs out (audited) and drops the cookie on the run it triggers."""
+    if not st.session_state.get("authentication_status"):
+        return
+    st.sidebar.button("Sign out", key="_auth_sign_out", on_click=_on_sign_out)

@@ -1,0 +1,136 @@
+"""Sign-in through AppTest: the form, a good password, the lockout, and refusing demo settings on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import config, db, users
+
+SCRIPT = """
+import sqlalchemy as sa
+import streamlit as st
+from components import auth
+from dashboard import db
+
+engine = db.create_engine()
+user = auth.signed_in_user(engine)
+st.write(f"Welcome {user.name}")
+auth.logout_button()
+"""
+
+
+def _database(tmp_path: Path, demo: bool) -> sa.Engine:
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'auth.sqlite3'}")
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(db.affiliates.insert().values(
+            affiliate_id="NC-CHARLOTTE", name="Charlotte", kind="affiliate", state="NC", city="Charlotte"
+        ))  # fmt: skip
+        if demo:
+            conn.execute(db.meta.insert().values(key="demo", value="true"))
+    return engine
+
+
+@pytest.fixture
+def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def make(demo: bool = True) -> tuple[AppTest, sa.Engine]:
+        engine = _database(tmp_path, demo)
+        monkeypatch.setenv("DASHBOARD_DATABASE_URL", str(engine.url))
+        monkeypatch.setenv("DASHBOARD_TESTING", "1")
+        monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+        script = tmp_path / "script.py"
+        script.write_text(SCRIPT)
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return AppTest.from_file(str(script), default_timeout=30), engine
+
+    return make
+
+
+def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="_auth_username").input(username)
+    at.text_input(key="_auth_password").input(password)
+    return at.button[0].click().run()
+
+
+def _events(engine: sa.Engine, username: str) -> list[str]:
+    return users.recent_audit(engine).query("username == @username")["event"].tolist()
+
+
+def test_unauthenticated_shows_only_the_sign_in_form(app_for) -> None:
+    at, _ = app_for()
+    at.run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert len(at.button) == 1
+    assert not at.markdown or all("Welcome" not in m.value for m in at.markdown)
+    assert "user" not in at.session_state
+
+
+@pytest.mark.parametrize("account", users.DEMO_ACCOUNTS, ids=lambda a: a.username)
+def test_right_password_signs_in(app_for, account) -> None:
+    at, engine = app_for()
+    at.run()
+    _sign_in(at, account.username, account.password)
+    assert not at.exception
+    user = at.session_state["user"]
+    assert user.username == account.username and user.role == account.role
+    assert at.session_state["scope"] == user.scope
+    assert any(f"Welcome {account.name}" in m.value for m in at.markdown)
+    assert not at.text_input  # the form is gone
+    assert _events(engine, account.username)[0] == users.SIGNED_IN
+
+
+def test_sign_out_and_deleted_account_show_the_form_again(app_for) -> None:
+    at, engine = app_for()
+    at.run()
+    _sign_in(at, "board", "demo-board-pass")
+    at.button(key="_auth_sign_out").click().run()
+    assert not at.exception
+    assert "user" not in at.session_state and len(at.text_input) == 2
+    assert _events(engine, "board")[0] == "logout"
+    _sign_in(at, "admin", "demo-admin-pass")
+    users.set_role(engine, "admin", "fundraiser")
+    at.run()
+    assert at.session_state["user"].role == "fundraiser"
+    users.remove_user(engine, "admin")
+    at.run()
+    assert not at.exception
+    assert "user" not in at.session_state and len(at.text_input) == 2
+
+
+def test_five_wrong_passwords_lock_the_account(app_for) -> None:
+    at, engine = app_for()
+    at.run()
+    for _ in range(config.get("max_failed_logins")):
+        _sign_in(at, "board", "not-the-password")
+        assert "user" not in at.session_state
+    assert "board" in users.locked_accounts(engine)
+    _sign_in(at, "board", "demo-board-pass")  # the right password is refused while locked
+    assert not at.exception
+    assert "user" not in at.session_state
+    assert any("locked" in e.value for e in at.error)
+    assert users.REFUSED_LOCKED in _events(engine, "board")
+
+
+def test_real_database_refuses_demo_key_and_demo_accounts(app_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    at, engine = app_for(demo=False)
+    monkeypatch.delenv("DASHBOARD_COOKIE_KEY", raising=False)
+    users.add_user(engine, "board", "Demo Board Member", "board@example.org", "demo-board-pass", "board")
+    at.run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "DASHBOARD_COOKIE_KEY" in message and "[dashboard]" in message and "secrets.toml" in message
+    assert "python -m dashboard users remove board" in message
+    assert not at.text_input
+
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", "a-long-random-production-key-for-tests-0123456789")
+    users.remove_user(engine, "board")
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.text_input) == 2
