@@ -172,8 +172,15 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
         else:
             _set_signed_in(user)  # picks up a changed role or affiliates
             return user
+    # Declare navigation before stopping: without it Streamlit falls back to discovering pages/
+    # and would serve e.g. /data to a visitor who has not signed in.
+    st.navigation([st.Page(_signed_out_page, title="Sign in", url_path="sign-in")], position="hidden")
     _sign_in_form(engine)
     st.stop()
+
+
+def _signed_out_page() -> None:
+    """The only page a visitor who has not signed in can reach; the form is drawn by the entry script."""
 
 
 def _on_sign_out() -> None:

@@ -64,3 +64,16 @@ def test_demo_account_signs_in_survives_refresh_and_signs_out(base_url: str, bro
     assert page.locator('[data-testid="exception"], [data-testid="stException"]').count() == 0
     assert not errors, errors
     context.close()
+
+
+@pytest.mark.parametrize("path", ["/data", "/roi", "/outcomes"])
+def test_a_visitor_cannot_open_a_page_by_its_url(base_url: str, browser, path: str) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(base_url + path)
+    wait_ready(page)
+    expect(_form(page)).to_be_visible(timeout=60_000)
+    headings = page.locator("h1, h2, h3").all_inner_texts()
+    assert "Sign in" in headings
+    assert not {"Data", "Upload", "Return on investment", "Outcomes"} & set(headings), headings
+    assert page.locator('[data-testid="stSidebarNav"] a').count() == 0
+    page.close()
