@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard import users
-from tests.e2e.conftest import wait_ready
+from tests.e2e.conftest import submit_sign_in, wait_ready
 
 COOKIE = "impact_dashboard"
 
@@ -39,9 +39,7 @@ def test_demo_account_signs_in_survives_refresh_and_signs_out(base_url: str, bro
     assert page.locator('[data-testid="stMetricValue"]').count() == 0  # nothing but the form
     assert _overview(page).count() == 0
 
-    _form(page).fill(account.username)
-    page.get_by_role("textbox", name="Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, account.username, account.password)
     expect(_overview(page).first).to_be_visible(timeout=120_000)
     wait_ready(page)
     expect(_form(page)).to_have_count(0)
