@@ -28,7 +28,7 @@ ROOT = config.ROOT
 PAGES = ("pages/overview.py", "pages/roi.py")
 
 
-def _median_ms(fn: Callable[[], object], runs: int) -> float:
+def median_ms(fn: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -155,9 +155,9 @@ def run_scale(scale: float, runs: int, database_url: str | None) -> str:
     for name, engine in backends:
         ours, naive = _ours(engine, year), _naive(engine, year)
         for key in ours:
-            t_ours = _median_ms(ours[key], runs)
-            t_naive = _median_ms(naive[key], max(1, runs // 2))
-            t_duck = _median_ms(duck[key], runs)
+            t_ours = median_ms(ours[key], runs)
+            t_naive = median_ms(naive[key], max(1, runs // 2))
+            t_duck = median_ms(duck[key], runs)
             lines.append(
                 f"| {name} | {key} | {t_ours:.1f} | {t_naive:.1f} | {t_naive / t_ours:.1f}x | {t_duck:.1f} |"
                 f" {t_ours / t_duck:.1f}x |"

@@ -1,17 +1,9 @@
 import streamlit as st
 
-from components import data, drill, filters, table
-from dashboard import contract, formatting, outcome_view, queries
+from components import data, drill, page, table
+from dashboard import contract, formatting, outcome_view
 
-engine = data.engine_or_stop()
-scope = st.session_state.get("scope", queries.EVERYTHING)
-st.title("Outcomes")
-
-years = data.school_years(engine)
-if not years:
-    st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
-    st.stop()
-year = filters.school_year(years)
+engine, scope, years, year = page.year_page("Outcomes")
 metric = st.sidebar.selectbox("Outcome", contract.METRICS, format_func=formatting.LABELS.get, key="outcome_metric")
 
 known = drill.places(engine, scope)

@@ -1,19 +1,11 @@
 import streamlit as st
 
-from components import data, filters, kpi, navigation, table
-from dashboard import charts, queries
+from components import data, filters, kpi, navigation, page, table
+from dashboard import charts
 
-engine = data.engine_or_stop()
-scope = st.session_state.get("scope", queries.EVERYTHING)
-st.title("Impact overview")
-
-years = data.school_years(engine)
-if not years:
-    st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
-    st.stop()
-year = filters.school_year(years)
+engine, scope, years, year = page.year_page("Impact overview")
 view = filters.school_filters(data.states(engine))
-previous_year = years[years.index(year) - 1] if years.index(year) > 0 else None
+previous_year = page.previous_school_year(years, year)
 
 totals = data.kpi_totals(engine, view, scope).set_index("school_year")
 partners = data.partners_by_year(engine, view, scope).set_index("school_year")

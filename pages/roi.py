@@ -1,18 +1,12 @@
 import streamlit as st
 
-from components import data, filters, roi_view, table
+from components import data, page, roi_view, table
 from dashboard import queries, roi, roi_charts
 
-engine = data.engine_or_stop()
-scope = st.session_state.get("scope", queries.EVERYTHING)
-st.title("Return on investment")
-st.caption("What each dollar given returns to students and society: the published studies, then our own model.")
-
-years = data.school_years(engine)
-if not years:
-    st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
-    st.stop()
-year = filters.school_year(years)
+engine, scope, years, year = page.year_page(
+    "Return on investment",
+    "What each dollar given returns to students and society: the published studies, then our own model.",
+)
 preset, assumptions = roi_view.assumptions()
 
 st.subheader("What the studies found")

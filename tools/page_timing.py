@@ -15,16 +15,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.bench import median_ms
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _median_ms(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main(url: str, runs: int, pages: list[str]) -> dict[str, tuple[float, float]]:
@@ -46,7 +39,7 @@ def main(url: str, runs: int, pages: list[str]) -> dict[str, tuple[float, float]
     empty.parent.mkdir(exist_ok=True)
     empty.write_text("import streamlit as st\n\nst.write('')\n")
     at = AppTest.from_file(str(empty))
-    out["(empty page)"] = (_median_ms(at.run, runs), _median_ms(at.run, runs))
+    out["(empty page)"] = (median_ms(at.run, runs), median_ms(at.run, runs))
     return out
 
 
