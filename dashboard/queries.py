@@ -55,7 +55,7 @@ class Scope:
 EVERYTHING = Scope.everything()
 
 
-def _school_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
+def school_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
     cond: list[sa.ColumnElement[bool]] = []
     if scope.affiliates is not None:
         cond.append(schools.c.affiliate_id.in_(sorted(scope.affiliates)))
@@ -74,16 +74,16 @@ def _school_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[
     return cond
 
 
-def _year_condition(column: sa.ColumnElement, filters: Filters) -> list[sa.ColumnElement[bool]]:
+def year_condition(column: sa.ColumnElement, filters: Filters) -> list[sa.ColumnElement[bool]]:
     return [column.in_(filters.school_years)] if filters.school_years else []
 
 
-def _group(level: Level) -> list[sa.ColumnElement]:
+def level_keys(level: Level) -> list[sa.ColumnElement]:
     column = LEVEL_COLUMN[level]
     return [] if column is None else [column.label(f"{level}_id" if level != "state" else "state")]
 
 
-def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
+def read_frame(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(stmt)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
@@ -92,14 +92,14 @@ def _read(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
 def school_years_available(engine: sa.Engine) -> list[str]:
     """Every school year with data, oldest first."""
     stmt = sa.select(school_years.c.school_year).distinct().order_by(school_years.c.school_year)
-    return _read(engine, stmt)["school_year"].tolist()
+    return read_frame(engine, stmt)["school_year"].tolist()
 
 
 def kpi_totals(
     engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
 ) -> pd.DataFrame:
     """Per school year (and per place at the level): schools, organisations, states, students, staff, volunteers."""
-    keys = _group(level)
+    keys = level_keys(level)
     sy = school_years.c
     stmt = (
         sa.select(
@@ -120,11 +120,11 @@ def kpi_totals(
             sa.func.sum(sy.volunteer_hours).label("volunteer_hours"),
         )
         .select_from(school_years.join(schools).join(affiliates))
-        .where(*_school_conditions(filters, scope), *_year_condition(sy.school_year, filters))
+        .where(*school_conditions(filters, scope), *year_condition(sy.school_year, filters))
         .group_by(*keys, sy.school_year)
         .order_by(*keys, sy.school_year)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     for col in ("enrollment", "students_served", "tier1_students", "tier2_students", "case_managed", "volunteers"):
         frame[col] = frame[col].astype("int64")
     frame["staff"] = frame["staff"].astype(float)
@@ -136,7 +136,7 @@ def partners_by_year(
     engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
 ) -> pd.DataFrame:
     """Per school year: distinct partners, schools reached, in-kind dollars and partner volunteer hours."""
-    keys = _group(level)
+    keys = level_keys(level)
     p = partnerships.c
     stmt = (
         sa.select(
@@ -148,11 +148,11 @@ def partners_by_year(
             sa.func.sum(p.volunteer_hours).label("partner_volunteer_hours"),
         )
         .select_from(partnerships.join(schools))
-        .where(*_school_conditions(filters, scope), *_year_condition(p.school_year, filters))
+        .where(*school_conditions(filters, scope), *year_condition(p.school_year, filters))
         .group_by(*keys, p.school_year)
         .order_by(*keys, p.school_year)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     frame[["in_kind_usd", "partner_volunteer_hours"]] = frame[["in_kind_usd", "partner_volunteer_hours"]].astype(float)
     return frame
 
@@ -160,7 +160,7 @@ def partners_by_year(
 def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
                   by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
     """Per school year x metric (x tier, x place at the level): eligible, met and rate = met / eligible."""
-    keys = _group(level)
+    keys = level_keys(level)
     o = outcomes.c
     tier = [o.tier] if by_tier else []
     tier_cond = [o.tier.in_(filters.tiers)] if filters.tiers else []
@@ -174,11 +174,11 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
             sa.func.sum(o.met).label("met"),
         )
         .select_from(outcomes.join(schools))
-        .where(*_school_conditions(filters, scope), *_year_condition(o.school_year, filters), *tier_cond)
+        .where(*school_conditions(filters, scope), *year_condition(o.school_year, filters), *tier_cond)
         .group_by(*keys, o.school_year, *tier, o.metric)
         .order_by(*keys, o.school_year, *tier, o.metric)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
     frame["rate"] = frame["met"] / frame["eligible"]
     return frame
@@ -212,11 +212,11 @@ def supports_by_category(engine: sa.Engine, filters: Filters, scope: Scope = EVE
             sa.func.sum(s.services).label("services"),
         )
         .select_from(supports.join(schools))
-        .where(*_school_conditions(filters, scope), *_year_condition(s.school_year, filters), *tier_cond)
+        .where(*school_conditions(filters, scope), *year_condition(s.school_year, filters), *tier_cond)
         .group_by(s.school_year, s.tier, s.category)
         .order_by(s.school_year, s.tier, s.category)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     frame[["students", "services"]] = frame[["students", "services"]].astype("int64")
     return frame
 
@@ -234,11 +234,11 @@ def partners_by_category(engine: sa.Engine, filters: Filters, scope: Scope = EVE
             sa.func.sum(p.volunteer_hours).label("volunteer_hours"),
         )
         .select_from(partnerships.join(schools).join(partners))
-        .where(*_school_conditions(filters, scope), *_year_condition(p.school_year, filters))
+        .where(*school_conditions(filters, scope), *year_condition(p.school_year, filters))
         .group_by(p.school_year, partners.c.category)
         .order_by(p.school_year, partners.c.category)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)
     return frame
 
@@ -256,11 +256,11 @@ def finances_by_category(engine: sa.Engine, filters: Filters, scope: Scope = EVE
     stmt = (
         sa.select(f.school_year, f.line, f.category, sa.func.sum(f.amount_usd).label("amount_usd"))
         .select_from(finances.join(affiliates))
-        .where(*cond, *_year_condition(f.school_year, filters))
+        .where(*cond, *year_condition(f.school_year, filters))
         .group_by(f.school_year, f.line, f.category)
         .order_by(f.school_year, f.line, f.category)
     )
-    frame = _read(engine, stmt)
+    frame = read_frame(engine, stmt)
     frame["amount_usd"] = frame["amount_usd"].astype(float)
     return frame
 
@@ -273,9 +273,9 @@ def place_names(engine: sa.Engine, scope: Scope = EVERYTHING) -> pd.DataFrame:
         .where(*cond, affiliates.c.kind != "state_office")
         .order_by(affiliates.c.state, affiliates.c.name)
     )
-    return _read(engine, stmt)
+    return read_frame(engine, stmt)
 
 
 def states_with_schools(engine: sa.Engine) -> list[str]:
     """Every state code with at least one school, sorted."""
-    return _read(engine, sa.select(schools.c.state).distinct().order_by(schools.c.state))["state"].tolist()
+    return read_frame(engine, sa.select(schools.c.state).distinct().order_by(schools.c.state))["state"].tolist()
