@@ -1,8 +1,11 @@
 """Entry: page config, the database, sign-in, and the pages the signed-in role may see."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from components import auth, data
+from dashboard import access
 
 st.set_page_config(page_title="Impact dashboard", page_icon=":school:", layout="wide")
 
@@ -16,11 +19,24 @@ if data.is_demo(engine):
 user = auth.signed_in_user(engine)
 auth.logout_button()
 
-pages = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True),
-    st.Page("pages/outcomes.py", title="Outcomes", icon=":material/bar_chart:", url_path="outcomes"),
-    st.Page("pages/roi.py", title="Return on investment", icon=":material/payments:", url_path="roi"),
+
+def _not_available() -> None:
+    """What a URL to a page outside the role shows: a plain statement, and the way back."""
+    st.title("Not available for your role")
+    st.write(
+        f"This page is not part of the {user.role.replace('_', ' ')} role. "
+        "Ask an administrator if you need it; the pages you can open are in the menu."
+    )
+    st.page_link("pages/overview.py", label="Back to the overview", icon=":material/home:")
+
+
+HERE = Path(__file__).parent
+visible = [
+    st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path or None, default=not p.url_path)
+    for p in access.allowed(user.role)
+    if (HERE / p.script).exists()
 ]
-if user.role == "admin":
-    pages.append(st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data"))
-st.navigation(pages).run()
+hidden = [
+    st.Page(_not_available, title=p.title, url_path=p.url_path, visibility="hidden") for p in access.refused(user.role)
+]
+st.navigation(visible + hidden).run()

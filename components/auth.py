@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import bcrypt
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from dashboard import config, db, users
 COOKIE_NAME = "impact_dashboard"
 SIGNED_OUT = "logout"
 SIGNED_OUT_GONE = "logout_account_gone"
+SESSION_ENDED = "session_refused"
+_SIGNED_IN_AT = "_auth_signed_in_at"
 _AUTH = "_auth_authenticator"
 _SET_COOKIE = "_auth_set_cookie"
 _DELETE_COOKIE = "_auth_delete_cookie"
@@ -83,6 +86,15 @@ def _authenticator(hashes: dict[str, str], engine: sa.Engine) -> stauth.Authenti
     )
 
 
+def _issued_at(token: dict) -> datetime | None:
+    """When the authenticator issued a cookie: its expiry less the configured lifetime."""
+    try:
+        expires = datetime.fromtimestamp(float(token["exp_date"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    return expires - timedelta(days=float(config.get("cookie_expiry_days")))
+
+
 def _set_signed_in(user: users.User) -> None:
     ss = st.session_state
     ss["user"] = user
@@ -97,7 +109,7 @@ def _set_signed_in(user: users.User) -> None:
 
 def _clear_signed_in() -> None:
     ss = st.session_state
-    for key in ("user", "scope"):
+    for key in ("user", "scope", _SIGNED_IN_AT):
         ss.pop(key, None)
     for key in ("name", "username", "authentication_status", "email", "roles"):
         ss[key] = None
@@ -125,6 +137,7 @@ def _on_submit(engine: sa.Engine) -> None:
         return
     ss.pop(_FORM_MESSAGE, None)
     _set_signed_in(user)
+    ss[_SIGNED_IN_AT] = datetime.now(UTC)
     ss[_SET_COOKIE] = True
 
 
@@ -159,18 +172,26 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
         cookies.set_cookie()  # no st.rerun after this: it would stop the cookie being written
 
     username = ss.get("username") if ss.get("authentication_status") else None
+    signed_in_at = ss.get(_SIGNED_IN_AT)
     if not username:
         token = cookies.get_cookie()
         if token and token.get("username"):
             username = token["username"]
+            signed_in_at = _issued_at(token)
     if username:
         user = users.get_user(engine, username)
         if user is None:  # deleted since signing in: out at the next rerun
             users.audit(engine, username, SIGNED_OUT_GONE, "account no longer exists")
             cookies.delete_cookie()
             _clear_signed_in()
+        elif signed_in_at is None or not user.accepts_session(signed_in_at):
+            # Signed out or password reset since this session (or the cookie it came with) began.
+            users.audit(engine, username, SESSION_ENDED, "sign-in older than the account's last sign-out or reset")
+            cookies.delete_cookie()
+            _clear_signed_in()
         else:
             _set_signed_in(user)  # picks up a changed role or affiliates
+            ss[_SIGNED_IN_AT] = signed_in_at
             return user
     # Declare navigation before stopping: without it Streamlit falls back to discovering pages/
     # and would serve e.g. /data to a visitor who has not signed in.
@@ -187,6 +208,7 @@ def _on_sign_out() -> None:
     username = st.session_state.get("username")
     engine = st.session_state.get("_auth_engine")
     if username and engine is not None:
+        users.end_sessions(engine, username)  # a copied cookie stops working too
         users.audit(engine, username, SIGNED_OUT)
     _clear_signed_in()
     st.session_state[_DELETE_COOKIE] = True

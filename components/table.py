@@ -1,15 +1,35 @@
-"""A data table with a CSV download, safe to open in a spreadsheet."""
+"""A data table with a CSV download, safe to open in a spreadsheet; every download is audited."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import users
 from dashboard.export import to_csv
+
+
+def _record_download(name: str) -> None:
+    """Download callback: one audit row with the user and the file."""
+    engine = st.session_state.get("_auth_engine")
+    username = getattr(st.session_state.get("user"), "username", None)
+    if engine is not None and username:
+        users.audit(engine, username, users.DOWNLOADED, f"{name}.csv")
+
+
+def download_button(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    """A CSV download of the frame (formula-safe), audited when clicked."""
+    st.download_button(label, to_csv(frame), file_name=f"{name}.csv", mime="text/csv", key=f"dl_{name}",
+                       on_click=_record_download, args=(name,))  # fmt: skip
+
+
+def table_with_download(frame: pd.DataFrame, name: str) -> None:
+    """The table and its CSV download."""
+    st.dataframe(frame, hide_index=True)
+    download_button(frame, name)
 
 
 def data_expander(frame: pd.DataFrame, name: str, label: str = "Data") -> None:
     """The table behind a chart, in an expander, with a CSV download."""
     with st.expander(label):
-        st.dataframe(frame, hide_index=True)
-        st.download_button("Download CSV", to_csv(frame), file_name=f"{name}.csv", mime="text/csv", key=f"dl_{name}")
+        table_with_download(frame, name)

@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-DEMO_COOKIE_KEY = "demo-cookie-key-change-me"
+DEMO_COOKIE_KEY = "demo-cookie-key-change-me-before-production"  # 32+ bytes, as HS256 wants
 
 
 @dataclasses.dataclass(frozen=True)

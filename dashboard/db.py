@@ -207,6 +207,8 @@ users = Table(
     Column("affiliate_ids", Text, nullable=False, server_default="", doc="comma-separated"),
     Column("failed_attempts", Integer, nullable=False, server_default="0"),
     Column("locked_until", DateTime(timezone=True)),
+    # Sign-in cookies issued before this moment are refused: sign-out and password reset end every session.
+    Column("sessions_valid_after", DateTime(timezone=True)),
     CheckConstraint("role IN ('admin', 'board', 'fundraiser', 'affiliate_lead')", name="role"),
 )
 

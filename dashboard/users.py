@@ -33,6 +33,7 @@ REFUSED_LOCKED = "login_refused_locked"
 ROLE_CHANGED = "role_changed"
 REMOVED = "user_removed"
 PASSWORD_RESET = "password_reset"
+DOWNLOADED = "download"
 
 
 class UserExists(ValueError):
@@ -48,6 +49,11 @@ class User:
     email: str
     role: str
     affiliate_ids: frozenset[str] = frozenset()
+    sessions_valid_after: datetime | None = None
+
+    def accepts_session(self, issued_at: datetime) -> bool:
+        """Whether a sign-in issued at `issued_at` is still good (not ended by a sign-out or reset since)."""
+        return self.sessions_valid_after is None or issued_at > self.sessions_valid_after
 
     @property
     def scope(self) -> Scope:
@@ -172,7 +178,9 @@ def _check_role(conn: sa.Connection, role: str, affiliate_ids: Iterable[str]) ->
 
 def _user(row: sa.Row) -> User:
     """A User from a users-table row."""
-    return User(row.username, row.name, row.email, row.role, _split_ids(row.affiliate_ids))
+    return User(
+        row.username, row.name, row.email, row.role, _split_ids(row.affiliate_ids), _utc(row.sessions_valid_after)
+    )
 
 
 def _audit(conn: sa.Connection, username: str, event: str, detail: str = "", at: datetime | None = None) -> None:
@@ -311,9 +319,15 @@ def reset_password(engine: sa.Engine, username: str, password: str, by: str = "s
         conn.execute(
             db.users.update()
             .where(db.users.c.username == username)
-            .values(password_hash=password_hash, failed_attempts=0, locked_until=None)
+            .values(password_hash=password_hash, failed_attempts=0, locked_until=None, sessions_valid_after=_now())
         )
         _audit(conn, username, PASSWORD_RESET, f"by={by}")
+
+
+def end_sessions(engine: sa.Engine, username: str, now: datetime | None = None) -> None:
+    """Refuse every sign-in cookie of this account issued up to now (a copied cookie stops working)."""
+    with engine.begin() as conn:
+        conn.execute(db.users.update().where(db.users.c.username == username).values(sessions_valid_after=_now(now)))
 
 
 def remove_user(engine: sa.Engine, username: str, by: str = "system") -> None:

@@ -316,3 +316,19 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     assert short.stderr.startswith("error: password is too short") and "tiny" not in short.stderr + short.stdout
     missing = _cli(url, "remove", "nobody")
     assert missing.returncode == 1 and missing.stderr.startswith("error: no user")
+
+
+def test_sign_out_and_password_reset_end_the_sessions_issued_before_them(fresh: sa.Engine) -> None:
+    users.add_user(fresh, "copier", "Copy Cat", "copy@example.org", "a long test password", "board")
+    issued = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert users.get_user(fresh, "copier").accepts_session(issued)
+
+    users.end_sessions(fresh, "copier", now=issued + timedelta(minutes=5))
+    user = users.get_user(fresh, "copier")
+    assert not user.accepts_session(issued)
+    assert user.accepts_session(issued + timedelta(minutes=6))
+
+    later = datetime.now(UTC)
+    users.reset_password(fresh, "copier", "another long password")
+    assert not users.get_user(fresh, "copier").accepts_session(later)
+    assert users.get_user(fresh, "copier").accepts_session(datetime.now(UTC) + timedelta(seconds=1))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import time
+from datetime import datetime, timedelta
 
+import jwt
 import pytest
 from playwright.sync_api import expect
 
-from dashboard import users
+from dashboard import config, users
 from tests.e2e.conftest import submit_sign_in, wait_ready
 
 COOKIE = "impact_dashboard"
@@ -75,3 +79,54 @@ def test_a_visitor_cannot_open_a_page_by_its_url(base_url: str, browser, path: s
     assert not {"Data", "Upload", "Return on investment", "Outcomes"} & set(headings), headings
     assert page.locator('[data-testid="stSidebarNav"] a').count() == 0
     page.close()
+
+
+def _cookie(base_url: str, value: str) -> dict:
+    host = base_url.split("//", 1)[1].split(":")[0]
+    return {"name": COOKIE, "value": value, "domain": host, "path": "/"}
+
+
+def _token(username: str, key: str, expires_in: timedelta) -> str:
+    """A cookie value shaped like the authenticator's: an HS256 JWT with username and exp_date."""
+    return jwt.encode(
+        {"username": username, "exp_date": (datetime.now() + expires_in).timestamp()}, key, algorithm="HS256"
+    )
+
+
+def _opens_with(browser, base_url: str, cookie_value: str) -> str:
+    """'overview' or 'form': what a new browser holding only this cookie sees."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_cookies([_cookie(base_url, cookie_value)])
+    page = context.new_page()
+    page.goto(base_url)
+    wait_ready(page)
+    page.locator("h1, h2, h3").filter(has_text=re.compile("Impact overview|Sign in")).first.wait_for(timeout=60_000)
+    seen = "overview" if _overview(page).count() else "form"
+    context.close()
+    return seen
+
+
+def test_a_cookie_signed_with_the_key_signs_in_and_forged_or_expired_ones_do_not(base_url: str, browser) -> None:
+    key = str(config.DEMO_COOKIE_KEY)
+    assert _opens_with(browser, base_url, _token("board", key, timedelta(hours=12))) == "overview"  # the control
+    assert _opens_with(browser, base_url, _token("board", "not-the-key" * 4, timedelta(hours=12))) == "form"
+    assert _opens_with(browser, base_url, _token("board", key, timedelta(seconds=-5))) == "form"
+    assert _opens_with(browser, base_url, "not.a.jwt") == "form"
+    assert _opens_with(browser, base_url, _token("nobody-here", key, timedelta(hours=12))) == "form"
+
+
+def test_a_copied_cookie_stops_working_once_its_owner_signs_out(base_url: str, browser) -> None:
+    account = next(a for a in users.DEMO_ACCOUNTS if a.role == "fundraiser")
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(base_url)
+    submit_sign_in(page, account.username, account.password)
+    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')", timeout=30_000)
+    copied = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+    time.sleep(1.1)  # a sign-out in the same second as the sign-in would still be told apart, but keep it clear
+    assert _opens_with(browser, base_url, copied) == "overview"  # the copy works while its owner is signed in
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(_form(page).first).to_be_visible(timeout=60_000)
+    assert _opens_with(browser, base_url, copied) == "form"
+    context.close()

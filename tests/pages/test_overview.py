@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ READER = "overview_reader"
 def signed_in(at: AppTest) -> AppTest:
     """The session state a successful sign-in leaves behind (the form itself is tested in tests/components)."""
     at.session_state["authentication_status"] = True
+    at.session_state["_auth_signed_in_at"] = datetime.now(UTC)
     at.session_state["username"] = READER
     return at
 
