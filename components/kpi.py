@@ -1,11 +1,18 @@
-"""KPI cards with the change from the year before."""
+"""KPI cards with the change from the year before; student figures on too few students are suppressed."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import formatting
+from dashboard import config, formatting, privacy
+
+# Counts of students (not of schools, partners or adult volunteers): these fall under small-cell suppression.
+STUDENT_COUNTS = frozenset({"students_served", "case_managed", "tier1_students", "tier2_students", "enrollment"})
+
+
+def _threshold() -> int:
+    return int(config.get("suppression_threshold"))
 
 
 def cards(current: pd.Series, previous: pd.Series | None, columns: list[str], per_row: int = 4) -> None:
@@ -13,24 +20,29 @@ def cards(current: pd.Series, previous: pd.Series | None, columns: list[str], pe
     for start in range(0, len(columns), per_row):
         for slot, column in zip(st.columns(per_row), columns[start : start + per_row], strict=False):
             value = current[column]
+            hidden = column in STUDENT_COUNTS and privacy.shown_count(value, _threshold())
             delta = None
-            if previous is not None and column in previous:
-                delta = formatting.compact(value - previous[column])
-            slot.metric(formatting.LABELS.get(column, column), formatting.compact(value), delta)
+            if previous is not None and column in previous and not hidden:
+                before_hidden = column in STUDENT_COUNTS and privacy.shown_count(previous[column], _threshold())
+                delta = None if before_hidden else formatting.compact(value - previous[column])
+            slot.metric(formatting.LABELS.get(column, column), hidden or formatting.compact(value), delta)
 
 
 def rate_cards(rates: pd.DataFrame, previous: pd.DataFrame | None, metrics: list[str]) -> None:
-    """One st.metric per outcome rate (met / eligible), with n in the help text."""
+    """One st.metric per outcome rate (met / eligible), with n in the help text; small groups suppressed or coded."""
+    threshold, top_code_below = _threshold(), int(config.get("top_coding_below"))
     for slot, metric in zip(st.columns(len(metrics)), metrics, strict=True):
         row = rates[rates["metric"] == metric]
         if row.empty:
             slot.metric(formatting.LABELS[metric], "–")
             continue
-        rate = row["met"].iloc[0] / row["eligible"].iloc[0]
+        met, eligible = int(row["met"].iloc[0]), int(row["eligible"].iloc[0])
+        shown = privacy.shown_rate(met, eligible, threshold, top_code_below)
+        exact = eligible >= top_code_below  # only uncoded rates carry a change: a coded one would leak it back
         delta = None
-        if previous is not None:
+        if previous is not None and exact:
             prev = previous[previous["metric"] == metric]
-            if not prev.empty:
-                delta = f"{(rate - prev['met'].iloc[0] / prev['eligible'].iloc[0]) * 100:+.1f} pts"
-        slot.metric(formatting.LABELS[metric], formatting.percent(rate), delta,
-                    help=f"{row['met'].iloc[0]:,} of {row['eligible'].iloc[0]:,} eligible tier 2 and 3 students")  # fmt: skip
+            if not prev.empty and int(prev["eligible"].iloc[0]) >= top_code_below:
+                delta = f"{(met / eligible - prev['met'].iloc[0] / prev['eligible'].iloc[0]) * 100:+.1f} pts"
+        n = f"{eligible:,}" if eligible >= threshold else privacy.suppressed_label(threshold)
+        slot.metric(formatting.LABELS[metric], shown, delta, help=f"n = {n} eligible tier 2 and 3 students")

@@ -161,3 +161,22 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], groups: Sequence[Sequ
     missing = sorted({c for c in needed if c not in frame.columns} | {c for g in groups for c in g if c not in frame})
     if missing:
         raise KeyError(f"columns not in frame: {missing}")
+
+
+def shown_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str | None:
+    """A single student count as it may be shown: None when it is fine, else the suppressed label."""
+    _check_threshold(threshold)
+    return suppressed_label(threshold) if 0 < value < threshold else None
+
+
+def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD, top_code_below: int = 40) -> str:
+    """A single rate as it may be shown: '<10' on too few students, '>=95%' / '<=5%' when coded, else '87%'."""
+    _check_threshold(threshold)
+    if eligible < threshold:
+        return suppressed_label(threshold)
+    rate = met / eligible
+    if eligible < top_code_below and rate >= TOP_CODE:
+        return f">={percent(TOP_CODE)}"
+    if eligible < top_code_below and rate <= BOTTOM_CODE:
+        return f"<={percent(BOTTOM_CODE)}"
+    return percent(rate)

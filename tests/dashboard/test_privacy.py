@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboard import privacy
 from dashboard.privacy import SUPPRESSED, suppress_counts, suppress_rates
 
 
@@ -275,3 +276,17 @@ def test_counts_properties(frame: pd.DataFrame, threshold: int) -> None:
             assert [out[c].iloc[i] for c in value_cols] == values
     for cols in groupings:
         assert_no_lone_hidden_cell(out, cols)
+
+
+def test_a_single_rate_is_suppressed_coded_or_shown() -> None:
+    assert privacy.shown_rate(3, 9) == "<10"
+    assert privacy.shown_rate(0, 0) == "<10"
+    assert privacy.shown_rate(20, 20) == ">=95%"
+    assert privacy.shown_rate(0, 39) == "<=5%"
+    assert privacy.shown_rate(40, 40) == "100%"
+    assert privacy.shown_rate(13, 20) == "65%"
+    assert privacy.shown_rate(3, 9, threshold=5) == "33%"
+
+
+def test_a_single_count_is_suppressed_only_between_one_and_the_threshold() -> None:
+    assert [privacy.shown_count(v) for v in (0, 1, 9, 10, 5000)] == [None, "<10", "<10", None, None]

@@ -130,3 +130,26 @@ def test_a_visitor_who_has_not_signed_in_sees_only_the_form(sqlite_engine, monke
     assert not at.exception
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert not at.metric
+
+
+def test_an_affiliate_leads_small_rates_are_suppressed_on_the_cards(app: AppTest, raw, sqlite_engine) -> None:
+    o = raw["outcomes"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    year = sorted(o["school_year"].unique())[-1]
+    grads = o[(o["school_year"] == year) & (o["metric"] == "graduated")].groupby("affiliate_id")["eligible"].sum()
+    small = grads[(grads > 0) & (grads < 10)]
+    assert not small.empty, "the test network should hold an affiliate with fewer than 10 graduation-eligible seniors"
+    affiliate = str(small.index[0])
+    lead = f"small_lead_{affiliate.lower().replace('-', '_')}"[:40]
+    if users.get_user(sqlite_engine, lead) is None:
+        users.add_user(sqlite_engine, lead, "Small lead", "small@example.org", "a long test password",
+                       "affiliate_lead", [affiliate])  # fmt: skip
+    app.session_state["username"] = lead
+    app.run()
+    assert not app.exception
+    metrics = {m.label: m for m in app.metric}
+    shown = metrics["Graduated (seniors)"]
+    assert shown.value == "<10"
+    assert "%" not in str(shown.proto.delta)  # no change shown that would give the hidden rate away
+    served = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    served = served[(served["affiliate_id"] == affiliate) & (served["school_year"] == year)]["students_served"].sum()
+    assert _number(metrics["Students served"].value)[0] == pytest.approx(served, rel=0.05)
