@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -181,6 +182,8 @@ partnerships = Table(
     Column("volunteer_hours", Float, nullable=False),
     _load_fk(),
     CheckConstraint("in_kind_usd >= 0 AND volunteer_hours >= 0", name="amounts"),
+    # Distinct partners per year read from the index alone.
+    Index("ix_partnerships_year_partner", "school_year", "partner_id"),
 )
 
 finances = Table(
@@ -194,6 +197,38 @@ finances = Table(
     _load_fk(),
     CheckConstraint("amount_usd >= 0", name="amount"),
     CheckConstraint("line IN ('revenue', 'expense')", name="line"),
+)
+
+# Rollups: the fact tables summed by school year, state and affiliate, rebuilt inside every load's and
+# undo's transaction (dashboard/rollup.py). National, state and affiliate views read these thousands of
+# rows instead of the millions below them; filters on school attributes still read the fact tables.
+outcome_rollup = Table(
+    "outcome_rollup",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("state", String(2), primary_key=True),
+    Column("affiliate_id", ID, primary_key=True),
+    Column("tier", Integer, primary_key=True),
+    Column("metric", String(20), primary_key=True),
+    Column("eligible", BigInteger, nullable=False),
+    Column("met", BigInteger, nullable=False),
+)
+
+school_year_rollup = Table(
+    "school_year_rollup",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("state", String(2), primary_key=True),
+    Column("affiliate_id", ID, primary_key=True),
+    Column("schools", Integer, nullable=False),
+    Column("enrollment", BigInteger, nullable=False),
+    Column("students_served", BigInteger, nullable=False),
+    Column("tier1_students", BigInteger, nullable=False),
+    Column("tier2_students", BigInteger, nullable=False),
+    Column("tier3_students", BigInteger, nullable=False),
+    Column("site_coordinators", Float, nullable=False),
+    Column("volunteers", BigInteger, nullable=False),
+    Column("volunteer_hours", Float, nullable=False),
 )
 
 users = Table(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import contract, geo
+from dashboard import contract, geo, rollup
 from dashboard import db as dbm
 
 YEARS = contract.SCHOOL_YEARS
@@ -609,6 +609,9 @@ def insert_network(conn: sa.Connection, network: Network, load_id: int | None,
             done += len(records[start : start + chunk])
             if progress:
                 progress(done / total, f"Writing {name}: {done:,} of {total:,} rows")
+    if progress:
+        progress(1.0, "Summing the rollups")
+    rollup.refresh(conn)
     return total
 
 

@@ -12,7 +12,18 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard.db import affiliates, finances, outcomes, partners, partnerships, school_years, schools, supports
+from dashboard.db import (
+    affiliates,
+    finances,
+    outcome_rollup,
+    outcomes,
+    partners,
+    partnerships,
+    school_year_rollup,
+    school_years,
+    schools,
+    supports,
+)
 
 Level = Literal["national", "state", "affiliate", "school"]
 LEVEL_COLUMN: dict[str, sa.ColumnElement | None] = {
@@ -95,41 +106,88 @@ def school_years_available(engine: sa.Engine) -> list[str]:
     return read_frame(engine, stmt)["school_year"].tolist()
 
 
+def uses_rollup(filters: Filters, level: Level) -> bool:
+    """Whether the rollups answer this view: no filter on school attributes, no school-level grouping."""
+    return level != "school" and not (
+        filters.schools or filters.levels or filters.locales or filters.title_i is not None
+    )
+
+
+def rollup_conditions(table: sa.Table, filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """Scope, state and affiliate filters on a rollup table (which has state and affiliate_id columns)."""
+    cond: list[sa.ColumnElement[bool]] = []
+    if scope.affiliates is not None:
+        cond.append(table.c.affiliate_id.in_(sorted(scope.affiliates)))
+    if filters.states:
+        cond.append(table.c.state.in_(filters.states))
+    if filters.affiliates:
+        cond.append(table.c.affiliate_id.in_(filters.affiliates))
+    return cond + year_condition(table.c.school_year, filters)
+
+
+def _rollup_keys(table: sa.Table, level: Level) -> list[sa.ColumnElement]:
+    return {"national": [], "state": [table.c.state.label("state")],
+            "affiliate": [table.c.affiliate_id.label("affiliate_id")]}[level]  # fmt: skip
+
+
 def kpi_totals(
     engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
 ) -> pd.DataFrame:
     """Per school year (and per place at the level): schools, organisations, states, students, staff, volunteers."""
-    keys = level_keys(level)
-    sy = school_years.c
+    if uses_rollup(filters, level):
+        r = school_year_rollup.c
+        keys = _rollup_keys(school_year_rollup, level)
+        source, year, place_state, place_affiliate = school_year_rollup, r.school_year, r.state, r.affiliate_id
+        schools_count = sa.func.sum(r.schools)
+        sums = {name: r[name] for name in _KPI_SUMS}
+        where = rollup_conditions(school_year_rollup, filters, scope)
+    else:
+        sy = school_years.c
+        keys = level_keys(level)
+        source, year, place_state, place_affiliate = (
+            school_years.join(schools),
+            sy.school_year,
+            schools.c.state,
+            schools.c.affiliate_id,
+        )
+        schools_count = sa.func.count(sy.school_id)
+        sums = {name: sy[name] for name in _KPI_SUMS}
+        where = school_conditions(filters, scope) + year_condition(sy.school_year, filters)
+    organisation = sa.case((affiliates.c.kind != "state_office", place_affiliate))
     stmt = (
         sa.select(
             *keys,
-            sy.school_year,
-            sa.func.count(sy.school_id).label("schools"),
-            sa.func.count(sa.distinct(sa.case((affiliates.c.kind != "state_office", schools.c.affiliate_id)))).label(
-                "organisations"
-            ),
-            sa.func.count(sa.distinct(schools.c.state)).label("states"),
-            sa.func.sum(sy.enrollment).label("enrollment"),
-            sa.func.sum(sy.students_served).label("students_served"),
-            sa.func.sum(sy.tier1_students).label("tier1_students"),
-            sa.func.sum(sy.tier2_students).label("tier2_students"),
-            sa.func.sum(sy.tier3_students).label("case_managed"),
-            sa.func.sum(sy.site_coordinators).label("staff"),
-            sa.func.sum(sy.volunteers).label("volunteers"),
-            sa.func.sum(sy.volunteer_hours).label("volunteer_hours"),
+            year.label("school_year"),
+            schools_count.label("schools"),
+            sa.func.count(sa.distinct(organisation)).label("organisations"),
+            sa.func.count(sa.distinct(place_state)).label("states"),
+            *(sa.func.sum(column).label(_KPI_SUMS[name]) for name, column in sums.items()),
         )
-        .select_from(school_years.join(schools).join(affiliates))
-        .where(*school_conditions(filters, scope), *year_condition(sy.school_year, filters))
-        .group_by(*keys, sy.school_year)
-        .order_by(*keys, sy.school_year)
+        .select_from(source.join(affiliates, place_affiliate == affiliates.c.affiliate_id))
+        .where(*where)
+        .group_by(*keys, year)
+        .order_by(*keys, year)
     )
     frame = read_frame(engine, stmt)
-    for col in ("enrollment", "students_served", "tier1_students", "tier2_students", "case_managed", "volunteers"):
+    for col in ("schools", "enrollment", "students_served", "tier1_students", "tier2_students", "case_managed",
+                "volunteers"):  # fmt: skip
         frame[col] = frame[col].astype("int64")
     frame["staff"] = frame["staff"].astype(float)
     frame["volunteer_hours"] = frame["volunteer_hours"].astype(float)
     return frame
+
+
+# Fact column -> the name kpi_totals gives its sum.
+_KPI_SUMS = {
+    "enrollment": "enrollment",
+    "students_served": "students_served",
+    "tier1_students": "tier1_students",
+    "tier2_students": "tier2_students",
+    "tier3_students": "case_managed",
+    "site_coordinators": "staff",
+    "volunteers": "volunteers",
+    "volunteer_hours": "volunteer_hours",
+}
 
 
 def partners_by_year(
@@ -147,7 +205,8 @@ def partners_by_year(
             sa.func.sum(p.in_kind_usd).label("in_kind_usd"),
             sa.func.sum(p.volunteer_hours).label("partner_volunteer_hours"),
         )
-        .select_from(partnerships.join(schools))
+        # Without a condition on schools, the national count reads the partnerships index alone.
+        .select_from(partnerships.join(schools) if keys or school_conditions(filters, scope) else partnerships)
         .where(*school_conditions(filters, scope), *year_condition(p.school_year, filters))
         .group_by(*keys, p.school_year)
         .order_by(*keys, p.school_year)
@@ -160,8 +219,15 @@ def partners_by_year(
 def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
                   by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
     """Per school year x metric (x tier, x place at the level): eligible, met and rate = met / eligible."""
-    keys = level_keys(level)
-    o = outcomes.c
+    if uses_rollup(filters, level):
+        o = outcome_rollup.c
+        keys = _rollup_keys(outcome_rollup, level)
+        source, where = outcome_rollup, rollup_conditions(outcome_rollup, filters, scope)
+    else:
+        o = outcomes.c
+        keys = level_keys(level)
+        source = outcomes.join(schools)
+        where = school_conditions(filters, scope) + year_condition(o.school_year, filters)
     tier = [o.tier] if by_tier else []
     tier_cond = [o.tier.in_(filters.tiers)] if filters.tiers else []
     stmt = (
@@ -173,8 +239,8 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
             sa.func.sum(o.eligible).label("eligible"),
             sa.func.sum(o.met).label("met"),
         )
-        .select_from(outcomes.join(schools))
-        .where(*school_conditions(filters, scope), *year_condition(o.school_year, filters), *tier_cond)
+        .select_from(source)
+        .where(*where, *tier_cond)
         .group_by(*keys, o.school_year, *tier, o.metric)
         .order_by(*keys, o.school_year, *tier, o.metric)
     )
@@ -279,3 +345,173 @@ def place_names(engine: sa.Engine, scope: Scope = EVERYTHING) -> pd.DataFrame:
 def states_with_schools(engine: sa.Engine) -> list[str]:
     """Every state code with at least one school, sorted."""
     return read_frame(engine, sa.select(schools.c.state).distinct().order_by(schools.c.state))["state"].tolist()
+
+
+def affiliate_details(engine: sa.Engine, affiliate_id: str, scope: Scope = EVERYTHING) -> pd.DataFrame:
+    """One row (affiliate_id, name, kind, state, city) for an affiliate in scope; no rows otherwise."""
+    a = affiliates.c
+    cond = [a.affiliate_id == affiliate_id]
+    if scope.affiliates is not None:
+        cond.append(a.affiliate_id.in_(sorted(scope.affiliates)))
+    return read_frame(engine, sa.select(a.affiliate_id, a.name, a.kind, a.state, a.city).where(*cond))
+
+
+def affiliate_school_list(engine: sa.Engine, affiliate_id: str, school_year: str, scope: Scope = EVERYTHING
+                          ) -> pd.DataFrame:  # fmt: skip
+    """Every school of one affiliate in scope with its students served in `school_year` (NULL when no row)."""
+    s = schools.c
+    sy = school_years.c
+    joined = schools.outerjoin(school_years, sa.and_(sy.school_id == s.school_id, sy.school_year == school_year))
+    stmt = (
+        sa.select(s.school_id, s.name, s.city, s.level, s.locale, s.title_i, sy.students_served)
+        .select_from(joined)
+        .where(s.affiliate_id == affiliate_id, *school_conditions(Filters(), scope))
+        .order_by(s.name, s.school_id)
+    )
+    frame = read_frame(engine, stmt)
+    frame["students_served"] = frame["students_served"].astype("Int64")
+    frame["title_i"] = frame["title_i"].astype(bool)
+    return frame
+
+
+def affiliate_outcome_benchmarks(engine: sa.Engine, affiliate_id: str, school_years: tuple[str, ...],
+                                 scope: Scope = EVERYTHING) -> pd.DataFrame:  # fmt: skip
+    """Tier 2 and 3 outcome rates of one affiliate in scope, its state and the nation, per school year x metric.
+
+    Columns: benchmark ('affiliate', 'state', 'nation'), school_year, metric, eligible, met, rate. The state
+    and national rows are computed over every school, whatever the scope, and name no school; an affiliate
+    outside the scope (or unknown) gives no rows at all.
+    """
+    details = affiliate_details(engine, affiliate_id, scope)
+    if details.empty:
+        return pd.DataFrame(columns=["benchmark", "school_year", "metric", "eligible", "met", "rate"])
+    years = Filters(school_years=school_years)
+    parts = {
+        "affiliate": outcome_rates(engine, replace(years, affiliates=(affiliate_id,)), scope, by_tier=False),
+        "state": outcome_rates(engine, replace(years, states=(details["state"].iloc[0],)), EVERYTHING, by_tier=False),
+        "nation": outcome_rates(engine, years, EVERYTHING, by_tier=False),
+    }
+    frame = pd.concat([part.assign(benchmark=name) for name, part in parts.items()], ignore_index=True)
+    return frame[["benchmark", "school_year", "metric", "eligible", "met", "rate"]]
+
+
+def _partner_counts(school_year: str) -> sa.Subquery:
+    """Distinct partners per school in one school year."""
+    p = partnerships.c
+    return (
+        sa.select(p.school_id, sa.func.count(sa.distinct(p.partner_id)).label("partners"))
+        .where(p.school_year == school_year)
+        .group_by(p.school_id)
+        .subquery("partner_counts")
+    )
+
+
+def map_schools(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> pd.DataFrame:
+    """Schools in scope with a row in `school_year`: place, coordinates (and whether approximate), students
+    served, case-managed (tier 3) students and distinct partners that year. One row per school."""
+    s, sy, pc = schools.c, school_years.c, _partner_counts(school_year)
+    stmt = (
+        sa.select(
+            s.school_id,
+            s.name,
+            s.affiliate_id,
+            affiliates.c.name.label("affiliate_name"),
+            s.state,
+            s.city,
+            s.latitude,
+            s.longitude,
+            s.approximate_location,
+            s.level,
+            s.locale,
+            s.title_i,
+            sy.students_served,
+            sy.tier3_students.label("case_managed"),
+            sa.func.coalesce(pc.c.partners, 0).label("partners"),
+        )
+        .select_from(school_years.join(schools).join(affiliates).outerjoin(pc, pc.c.school_id == s.school_id))
+        .where(sy.school_year == school_year, *school_conditions(filters, scope))
+        .order_by(s.school_id)
+    )
+    frame = read_frame(engine, stmt)
+    for col in ("students_served", "case_managed", "partners"):
+        frame[col] = frame[col].astype("int64")
+    for col in ("approximate_location", "title_i"):
+        frame[col] = frame[col].astype(bool)
+    return frame
+
+
+def map_affiliates(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> pd.DataFrame:
+    """Affiliates holding schools in view in `school_year`: place, coordinates, schools, students served and
+    case-managed students summed over those schools."""
+    a, sy = affiliates.c, school_years.c
+    cols = (a.affiliate_id, a.name, a.kind, a.state, a.city, a.latitude, a.longitude, a.approximate_location)
+    stmt = (
+        sa.select(
+            *cols,
+            sa.func.count(sy.school_id).label("schools"),
+            sa.func.sum(sy.students_served).label("students_served"),
+            sa.func.sum(sy.tier3_students).label("case_managed"),
+        )
+        .select_from(school_years.join(schools).join(affiliates))
+        .where(sy.school_year == school_year, *school_conditions(filters, scope))
+        .group_by(*cols)
+        .order_by(a.affiliate_id)
+    )
+    frame = read_frame(engine, stmt)
+    for col in ("schools", "students_served", "case_managed"):
+        frame[col] = frame[col].astype("int64")
+    frame["approximate_location"] = frame["approximate_location"].astype(bool)
+    return frame
+
+
+def map_partners(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> pd.DataFrame:
+    """Partners with a partnership in `school_year` at schools in view: their own place and coordinates, the
+    schools they serve in view, in-kind dollars and volunteer hours there, and the first of those schools (by id,
+    with its coordinates), where the map places a partner whose own location is missing or approximate."""
+    p, s = partnerships.c, schools.c
+    served = (
+        sa.select(
+            p.partner_id,
+            sa.func.count(sa.distinct(p.school_id)).label("schools_served"),
+            sa.func.sum(p.in_kind_usd).label("in_kind_usd"),
+            sa.func.sum(p.volunteer_hours).label("volunteer_hours"),
+            sa.func.min(p.school_id).label("school_id"),
+        )
+        .select_from(partnerships.join(schools))
+        .where(p.school_year == school_year, *school_conditions(filters, scope))
+        .group_by(p.partner_id)
+        .subquery("served")
+    )
+    pt = partners.c
+    stmt = (
+        sa.select(
+            pt.partner_id,
+            pt.name,
+            pt.category,
+            pt.state,
+            pt.city,
+            pt.latitude,
+            pt.longitude,
+            pt.approximate_location,
+            served.c.schools_served,
+            served.c.in_kind_usd,
+            served.c.volunteer_hours,
+            served.c.school_id,
+            s.name.label("school_name"),
+            s.affiliate_id,
+            s.state.label("school_state"),
+            s.latitude.label("school_latitude"),
+            s.longitude.label("school_longitude"),
+            s.approximate_location.label("school_approximate_location"),
+        )
+        .select_from(
+            served.join(partners, pt.partner_id == served.c.partner_id).join(schools, s.school_id == served.c.school_id)
+        )
+        .order_by(pt.partner_id)
+    )
+    frame = read_frame(engine, stmt)
+    frame["schools_served"] = frame["schools_served"].astype("int64")
+    frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)
+    for col in ("approximate_location", "school_approximate_location"):
+        frame[col] = frame[col].astype(bool)
+    return frame

@@ -1,0 +1,93 @@
+"""The rollups answer exactly what the fact tables answer, and follow the facts when they change."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard import contract, db, queries, rollup
+from dashboard.queries import Filters, Scope
+
+# Naming every level keeps the same rows but sends the query to the fact tables instead of the rollups.
+EVERY_LEVEL = tuple(contract.LEVELS)
+
+
+def _views(raw) -> list[tuple[Filters, Scope, str]]:
+    schools = raw["schools"]
+    state = schools["state"].value_counts().index[0]
+    affiliates = tuple(sorted(schools.loc[schools["state"] == state, "affiliate_id"].unique())[:2])
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    return [
+        (Filters(), queries.EVERYTHING, "national"),
+        (Filters(school_years=(year,)), queries.EVERYTHING, "state"),
+        (Filters(school_years=(year,), states=(state,)), queries.EVERYTHING, "affiliate"),
+        (Filters(tiers=(3,)), Scope(frozenset(affiliates)), "national"),
+        (Filters(affiliates=affiliates[:1]), queries.EVERYTHING, "affiliate"),
+    ]
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_rollups_are_used_only_where_they_can_answer() -> None:
+    assert queries.uses_rollup(Filters(states=("TX",)), "affiliate")
+    assert not queries.uses_rollup(Filters(), "school")
+    assert not queries.uses_rollup(Filters(levels=("high",)), "national")
+    assert not queries.uses_rollup(Filters(title_i=False), "state")
+    assert not queries.uses_rollup(Filters(schools=("x",)), "national")
+
+
+def test_rollup_answers_equal_the_fact_tables(engine: sa.Engine, raw) -> None:
+    for filters, scope, level in _views(raw):
+        assert queries.uses_rollup(filters, level)
+        facts = Filters(**{**filters.__dict__, "levels": EVERY_LEVEL})
+        for by_tier in (True, False):
+            fast = queries.outcome_rates(engine, filters, scope, level, by_tier)
+            slow = queries.outcome_rates(engine, facts, scope, level, by_tier)
+            assert not fast.empty
+            pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
+        fast = queries.kpi_totals(engine, filters, scope, level)
+        slow = queries.kpi_totals(engine, facts, scope, level)
+        pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
+
+
+def test_national_rollup_matches_pandas_on_the_raw_tables(engine: sa.Engine, raw) -> None:
+    o = raw["outcomes"].groupby(["school_year", "metric"])[["eligible", "met"]].sum().reset_index()
+    shown = queries.outcome_rates(engine, Filters(), by_tier=False)
+    merged = shown.merge(o, on=["school_year", "metric"], suffixes=("", "_raw"))
+    assert len(merged) == len(o) == len(shown)
+    assert (merged["eligible"] == merged["eligible_raw"]).all()
+    assert (merged["met"] == merged["met_raw"]).all()
+    sy = raw["school_years"].groupby("school_year")[["students_served", "tier3_students"]].sum()
+    kpis = queries.kpi_totals(engine, Filters()).set_index("school_year")
+    assert (kpis["students_served"] == sy["students_served"]).all()
+    assert (kpis["case_managed"] == sy["tier3_students"]).all()
+    assert (kpis["schools"] == raw["school_years"].groupby("school_year").size()).all()
+
+
+def test_a_refresh_inside_a_transaction_follows_the_facts_and_a_rollback_leaves_both(engine: sa.Engine) -> None:
+    national = queries.outcome_rates(engine, Filters(), by_tier=False)
+    with engine.connect() as conn:
+        trans = conn.begin()
+        school = conn.execute(sa.select(db.outcomes.c.school_id).limit(1)).scalar_one()
+        removed = conn.execute(
+            sa.select(sa.func.sum(db.outcomes.c.eligible)).where(db.outcomes.c.school_id == school)
+        ).scalar_one()
+        conn.execute(db.outcomes.delete().where(db.outcomes.c.school_id == school))
+        rollup.refresh(conn)
+        total = conn.execute(sa.select(sa.func.sum(db.outcome_rollup.c.eligible))).scalar_one()
+        assert int(total) == int(national["eligible"].sum()) - int(removed)
+        trans.rollback()
+    pd.testing.assert_frame_equal(queries.outcome_rates(engine, Filters(), by_tier=False), national)
+
+
+def test_one_rollup_row_per_year_state_affiliate_tier_and_metric(engine: sa.Engine, raw) -> None:
+    o = raw["outcomes"].merge(raw["schools"][["school_id", "state", "affiliate_id"]], on="school_id")
+    expected = o.groupby(["school_year", "state", "affiliate_id", "tier", "metric"]).ngroups
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(db.outcome_rollup)).scalar_one()
+        year_rows = conn.execute(sa.select(sa.func.count()).select_from(db.school_year_rollup)).scalar_one()
+    assert rows == expected
+    sy = raw["school_years"].merge(raw["schools"][["school_id", "state", "affiliate_id"]], on="school_id")
+    assert year_rows == sy.groupby(["school_year", "state", "affiliate_id"]).ngroups
