@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import contract, ingest, templates
 from dashboard.export import to_csv
+from dashboard.queries import EVERYTHING, Scope
 
 PREVIEW_ROWS = 5
 
@@ -19,6 +20,11 @@ def current_user() -> str:
     """The signed-in user's name as loads record it, or 'anonymous'."""
     user = st.session_state.get("user")
     return getattr(user, "username", None) or "anonymous"
+
+
+def current_scope() -> Scope:
+    """The signed-in user's scope: an affiliate lead's own affiliates, or everything."""
+    return st.session_state.get("scope", EVERYTHING)
 
 
 def uploader() -> list:
@@ -67,7 +73,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
         bar = st.progress(0.0, text="Reading the files")
         previews = _previews(paths)
         bar.progress(0.4, text="Checking every row against the contract and the database")
-        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, dry_run=True)
+        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, dry_run=True, scope=current_scope())
         bar.progress(1.0, text="Checked")
         status.update(
             label="Files checked: ready to load" if report.ok else f"{len(report.problems):,} problem(s) found",
@@ -99,7 +105,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
     if not st.button("Confirm load", type="primary", key="confirm_load"):
         return None
     with st.spinner("Loading…"):
-        report = ingest.load_tables(engine, paths, loaded_by=loaded_by)
+        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
     if not report.ok:  # the data changed between the check and the load
         st.error("The load was refused; nothing was written:")
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)
@@ -120,6 +126,10 @@ def review(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadR
 
 def upload_section(engine: sa.Engine) -> None:
     """The uploader, and the check and load of whatever it holds."""
+    scope = current_scope()
+    if scope.affiliates is not None:
+        st.caption(f"You can load rows of your own affiliates only ({', '.join(sorted(scope.affiliates))}); a file "
+                   "naming another affiliate or one of its schools is refused whole.")  # fmt: skip
     files = uploader()
     if not files:
         st.info(
@@ -149,6 +159,10 @@ def load_history(engine: sa.Engine) -> None:
     if message := st.session_state.pop("undo_message", None):
         st.success(message)
     history = templates.load_history(engine)
+    scope = current_scope()
+    if scope.affiliates is not None:
+        history = history[history["loaded_by"] == current_user()]
+        st.caption("Your own loads; an admin sees and can undo every load.")
     if history.empty:
         st.info("No loads are recorded yet: the first confirmed upload will appear here.")
         return
@@ -162,7 +176,7 @@ def load_history(engine: sa.Engine) -> None:
     sure = st.checkbox(f"Yes, undo load {load_id}", key="undo_confirm")
     if st.button("Undo", key="undo_load", disabled=not sure):
         try:
-            touched = ingest.undo_load(engine, int(load_id))
+            touched = ingest.undo_load(engine, int(load_id), by=current_user(), scope=scope)
         except ingest.LoadError as exc:
             st.error(f"Load {load_id} was not undone: {exc}")
             return

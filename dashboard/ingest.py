@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import config, contract, db, geo
+from dashboard import config, contract, db, geo, rollup
+from dashboard.queries import EVERYTHING, Scope
 
 CHUNK = 20_000
 ENCODING = "UTF-8 (with or without BOM)"
@@ -41,6 +42,7 @@ FLOAT_COLUMNS = ("latitude", "longitude", "site_coordinators", "volunteer_hours"
 OPTIONAL_COLUMNS = ("latitude", "longitude")
 BOOL_VALUES = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 GEO_TABLES = ("affiliates", "schools", "partners")
+GUIDE_SHEET = "columns"  # the template workbook's sheet explaining each column
 
 # table -> column -> allowed values (finances' category depends on line, checked apart).
 ENUMS: dict[str, dict[str, tuple[Any, ...]]] = {
@@ -146,28 +148,129 @@ def _files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _read_xlsx(path: Path, data: bytes, problems: list[Problem]) -> list[tuple[str, str, pd.DataFrame]]:
-    """(table, label, frame of stripped strings) for each sheet of a workbook, named after its table."""
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a CSV would hold (whole floats without '.0', booleans as true/false)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    return str(value).strip()
+
+
+def _duplicate_columns(label: str, header: list[str], problems: list[Problem]) -> None:
+    """Flag every column name that appears more than once in a header row."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name and name in seen:
+            problems.append(Problem(label, 1, name, None, f"column {name!r} appears twice in the header "
+                                    f"(columns {seen[name]} and {position}): keep one"))  # fmt: skip
+        seen.setdefault(name, position)
+
+
+def _read_xlsx(path: Path, data: bytes, problems: list[Problem],
+               warnings: list[Problem]) -> list[tuple[str, str, pd.DataFrame]]:  # fmt: skip
+    """(table, label, frame of stripped strings) for each sheet of a workbook, named after its table.
+
+    Only plain values are read: a formula, merged cells or a hidden sheet is a problem, since what the
+    loader would read is not what the person sees.
+    """
+    import openpyxl
+
     try:
-        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl")
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
         return []
     out = []
-    for sheet, frame in sheets.items():
-        table = path.stem if len(sheets) == 1 and path.stem in contract.TABLES else str(sheet).strip()
-        label = f"{path.name} [{sheet}]"
-        frame.columns = [str(c).strip() for c in frame.columns]
-        if frame.empty:
-            problems.append(Problem(label, 1, None, None, "has a header row but no data rows"))
+    found = len(problems)
+    for ws in wb.worksheets:
+        label = f"{path.name} [{ws.title}]"
+        if ws.sheet_state != "visible":
+            problems.append(Problem(label, None, None, None, f"sheet is {ws.sheet_state}: unhide it and check it, "
+                                    "or delete it; the loader does not read data you can't see"))  # fmt: skip
             continue
-        out.append((table, label, frame.apply(lambda s: s.astype(str).str.strip())))
-    return out
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        while rows and all(v is None or str(v).strip() == "" for v in rows[-1]):
+            rows.pop()
+        table = path.stem if len(wb.worksheets) == 1 and path.stem in contract.TABLES else ws.title.strip()
+        if table == GUIDE_SHEET:
+            warnings.append(Problem(label, None, None, None, "the template's column guide: not loaded"))
+            continue
+        if not rows:
+            warnings.append(Problem(label, None, None, None, "sheet is empty: skipped"))
+            continue
+        header = [_cell_text(v) for v in rows[0]]
+        while header and header[-1] == "":
+            header.pop()
+        for rng in ws.merged_cells.ranges:
+            problems.append(Problem(label, rng.min_row, _header_name(header, rng.min_col), str(rng.coord),
+                                    f"cells {rng.coord} are merged: unmerge them and fill in every cell"))  # fmt: skip
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    problems.append(Problem(label, cell.row, _header_name(header, cell.column), str(cell.value),
+                                            f"cell {cell.coordinate} holds a formula: the loader reads values only; "
+                                            "copy the cells and paste them as values"))  # fmt: skip
+        _duplicate_columns(label, header, problems)
+        body = [[_cell_text(v) for v in r[: len(header)]] + [""] * (len(header) - len(r)) for r in rows[1:]]
+        if not body:
+            warnings.append(Problem(label, 1, None, None, "has a header row but no data rows: skipped"))
+            continue
+        out.append((table, label, pd.DataFrame(body, columns=header, dtype=object).astype(str)))
+    if not out and len(problems) == found:
+        problems.append(Problem(path.name, None, None, None, "no sheet holds data rows: expected a header row "
+                                "and data rows on a sheet named after its table"))  # fmt: skip
+    return out if len(problems) == found else []
 
 
-def _read(
-    path: Path, max_bytes: int, problems: list[Problem]
-) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:
+def _header_name(header: list[str], column: int) -> str:
+    """The header name of a 1-based spreadsheet column, or its letter when it has none."""
+    from openpyxl.utils import get_column_letter
+
+    return header[column - 1] if 0 < column <= len(header) and header[column - 1] else get_column_letter(column)
+
+
+def _decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
+    """The file's text (UTF-8 with or without BOM, or UTF-16 with a BOM or plainly so), or None with the reason."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        problems.append(Problem(name, None, None, None, f"is UTF-32 text; save it as CSV in {ENCODING}"))
+        return None
+    encoding = None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        head = data[:4096]
+        even, odd = head[0::2], head[1::2]
+        if len(head) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) == 0:
+            encoding = "utf-16-le"
+        elif len(head) >= 4 and even.count(0) > 0.9 * len(even) and odd.count(0) == 0:
+            encoding = "utf-16-be"
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(name, None, None, None, f"looks like UTF-16 text but is not valid UTF-16 "
+                                    f"(byte {exc.start}); save it as CSV in {ENCODING}"))  # fmt: skip
+            return None
+    if b"\x00" in data[:65536]:
+        problems.append(Problem(name, None, None, None, f"is a binary file, not CSV text in {ENCODING} or UTF-16"))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        guess = "it looks like Latin-1 / Windows-1252" if exc.object[exc.start] >= 0x80 else "unknown encoding"
+        problems.append(Problem(name, None, None, None, f"is not text in {ENCODING} or UTF-16: undecodable byte "
+                                f"0x{exc.object[exc.start]:02X} at position {exc.start} ({guess}); "
+                                "save it as CSV UTF-8"))  # fmt: skip
+        return None
+
+
+def _read(path: Path, max_bytes: int, problems: list[Problem],
+          warnings: list[Problem]) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:  # fmt: skip
     """(table, label, frame of stripped strings) per table in the file, or None after adding the reason to problems."""
     name = path.name
     if not path.is_file():
@@ -191,26 +294,21 @@ def _read(
         return None, b""
     data = path.read_bytes()
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, data, problems), data
-    if b"\x00" in data[:65536]:
-        problems.append(Problem(name, None, None, None, f"is a binary file, not CSV text in {ENCODING}"))
-        return None, data
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(
-            Problem(
-                name,
-                None,
-                None,
-                None,
-                f"is not text in {ENCODING}: undecodable byte at position {exc.start}; save it as CSV UTF-8",
-            )
-        )
+        return _read_xlsx(path, data, problems, warnings), data
+    text = _decode(name, data, problems)
+    if text is None:
         return None, data
     if not text.strip():
         problems.append(Problem(name, None, None, None, "file is empty: expected a header row and data rows"))
         return None, data
+    header_line = text.lstrip("\ufeff").splitlines()[0]
+    header = [c.strip() for c in next(csv.reader([header_line]))]
+    for sep, sep_name in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if header_line.count(sep) > header_line.count(","):
+            problems.append(Problem(name, 1, None, header_line[:80], f"columns are separated by {sep_name}, not "
+                                    "commas: save it as 'CSV UTF-8 (comma delimited)'"))  # fmt: skip
+            return None, data
+    _duplicate_columns(name, header, problems)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -390,6 +488,69 @@ def _check_foreign_keys(conn: sa.Connection, frames: dict[str, pd.DataFrame], fi
                                         f"{col} {val!r} is not in {parent}, neither in the database nor in this load"))  # fmt: skip
 
 
+def _out_of_scope(allowed: frozenset[str]) -> str:
+    return f"an affiliate lead may load only its own affiliates' rows ({', '.join(sorted(allowed))})"
+
+
+def _check_scope(conn: sa.Connection, frames: dict[str, pd.DataFrame], files: dict[str, str], scope: Scope,
+                 problems: list[Problem]) -> None:  # fmt: skip
+    """Flag every row that names an affiliate outside the scope, or a school belonging to one (in the database
+    or in this load); schools can't be moved between affiliates by a lead either."""
+    allowed = scope.affiliates
+    if allowed is None:
+        return
+    why = _out_of_scope(allowed)
+    s = db.schools.c
+    owner = dict(conn.execute(sa.select(s.school_id, s.affiliate_id)).tuples().all())
+    loaded_owner = dict(zip(frames["schools"]["school_id"], frames["schools"]["affiliate_id"], strict=True)) \
+        if "schools" in frames else {}  # fmt: skip
+
+    def flag(table: str, mask: pd.Series, column: str, message: str) -> None:
+        f = frames[table]
+        for row, val in zip(f.loc[mask, "_row"], f.loc[mask, column], strict=True):
+            problems.append(Problem(files[table], int(row), column, val, message))
+
+    for table in ("affiliates", "finances"):
+        if table in frames:
+            f = frames[table]
+            flag(table, f["affiliate_id"].ne("") & ~f["affiliate_id"].isin(allowed), "affiliate_id",
+                 f"this affiliate is not one of yours: {why}")  # fmt: skip
+    if "schools" in frames:
+        f = frames["schools"]
+        flag(
+            "schools",
+            f["affiliate_id"].ne("") & ~f["affiliate_id"].isin(allowed),
+            "affiliate_id",
+            f"this affiliate is not one of yours: {why}",
+        )
+        current = f["school_id"].map(owner)
+        flag("schools", current.notna() & ~current.isin(allowed), "school_id",
+             f"this school belongs to another affiliate in the database: {why}")  # fmt: skip
+    for table in ("school_years", "outcomes", "supports", "partnerships"):
+        if table not in frames:
+            continue
+        f = frames[table]
+        current, incoming = f["school_id"].map(owner), f["school_id"].map(loaded_owner)
+        foreign = (current.notna() & ~current.isin(allowed)) | (incoming.notna() & ~incoming.isin(allowed))
+        flag(table, foreign, "school_id", f"this school belongs to another affiliate: {why}")
+
+
+def _check_shared_rows(diffs: dict[str, tuple], frames: dict[str, pd.DataFrame], files: dict[str, str],
+                       scope: Scope, problems: list[Problem]) -> None:  # fmt: skip
+    """Partners are shared by the whole network: a lead may add new ones but not change existing ones."""
+    if scope.affiliates is None or "partners" not in diffs:
+        return
+    changed = diffs["partners"][1]
+    if changed.empty:
+        return
+    f = frames["partners"]
+    mask = f["partner_id"].isin(set(changed["partner_id"]))
+    for row, val in zip(f.loc[mask, "_row"], f.loc[mask, "partner_id"], strict=True):
+        problems.append(Problem(files["partners"], int(row), "partner_id", val,
+                                "this partner is shared by the network and already recorded with other values: "
+                                "an affiliate lead may add partners but only an admin may change one"))  # fmt: skip
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -476,14 +637,73 @@ def _diff(conn: sa.Connection, table: str, frame: pd.DataFrame) -> tuple[pd.Data
     return merged.loc[is_new, cols], merged.loc[changed, cols], previous, int((~is_new & same).sum())
 
 
+def _tuples(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows as tuples of native Python values (missing as None), built a column at a time."""
+    columns = []
+    for name in frame.columns:
+        s = frame[name]
+        if (pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans) or s.dtype == bool:
+            columns.append(s.tolist())
+        elif pd.api.types.is_float_dtype(s.dtype):
+            columns.append([None if v != v else v for v in s.tolist()])
+        else:
+            values = s.astype(object).where(s.notna(), None).tolist()
+            if s.dtype == object:  # may hold numpy scalars
+                values = [_native(v) for v in values]
+            columns.append(values)
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+def _row_keys(frame: pd.DataFrame, key: list[str]) -> list[str]:
+    """Each row's key as the JSON text load_changes holds, e.g. {"school_id": "A1", "tier": 2}.
+
+    Keys are validated identifiers, school years, tiers and enumeration values, so they are formatted column by
+    column; anything else falls back to json.dumps, which gives the same text.
+    """
+    parts = []
+    for k in key:
+        s = frame[k]
+        if pd.api.types.is_integer_dtype(s.dtype):
+            parts.append(f'"{k}": ' + s.astype(str))
+            continue
+        text = s.astype(str)
+        if not text.str.fullmatch(r"[A-Za-z0-9_\-]*").all():
+            return [json.dumps({k: _native(v) for k, v in zip(key, row, strict=True)}) for row in _tuples(frame[key])]
+        parts.append(f'"{k}": "' + text + '"')
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ", " + part
+    return ("{" + joined + "}").tolist()
+
+
+def _insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert the frame's rows in bulk on the load's transaction: COPY on PostgreSQL, executemany elsewhere."""
+    if frame.empty:
+        return
+    columns = list(frame.columns)
+    rows = _tuples(frame)
+    if conn.dialect.name == "postgresql":
+        cur = conn.connection.driver_connection.cursor()
+        with cur, cur.copy(f"COPY {t.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.paramstyle == "qmark":
+        sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        for i in range(0, len(rows), CHUNK):
+            conn.exec_driver_sql(sql, rows[i : i + CHUNK])
+        return
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    for i in range(0, len(records), CHUNK):
+        conn.execute(t.insert(), records[i : i + CHUNK])
+
+
 def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.DataFrame, previous: pd.DataFrame,
            load_id: int) -> None:  # fmt: skip
     """Insert added rows, update changed ones and record both in load_changes."""
     t = db.metadata.tables[table]
     key = list(contract.TABLES[table][0])
-    rows = _records(added.assign(load_id=load_id))
-    for i in range(0, len(rows), CHUNK):
-        conn.execute(t.insert(), rows[i : i + CHUNK])
+    _insert(conn, t, added.assign(load_id=load_id))
     if len(changed):
         values = [c for c in changed.columns if c not in key] + ["load_id"]
         stmt = (
@@ -497,21 +717,13 @@ def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.Dat
         ]
         for i in range(0, len(upd), CHUNK):
             conn.execute(stmt, upd[i : i + CHUNK])
-    audit = [
-        {"load_id": load_id, "table_name": table, "row_key": json.dumps({k: r[k] for k in key}), "previous": None}
-        for r in _records(added[key])
-    ]
-    audit += [
-        {
-            "load_id": load_id,
-            "table_name": table,
-            "row_key": json.dumps({k: r[k] for k in key}),
-            "previous": json.dumps(r, default=str),
-        }
-        for r in _records(previous)
-    ]
-    for i in range(0, len(audit), CHUNK):
-        conn.execute(db.load_changes.insert(), audit[i : i + CHUNK])
+    audit = pd.DataFrame({
+        "load_id": load_id,
+        "table_name": table,
+        "row_key": _row_keys(added, key) + _row_keys(previous, key),
+        "previous": [None] * len(added) + [json.dumps(r, default=str) for r in _records(previous)],
+    })  # fmt: skip
+    _insert(conn, db.load_changes, audit)
 
 
 # ---------------------------------------------------------------- public API
@@ -523,8 +735,11 @@ def default_max_bytes() -> int:
 
 
 def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: bool = False,
-                max_bytes: int | None = None) -> LoadReport:  # fmt: skip
-    """Validate the files and, if they pass every check and this is no dry run, upsert them in one transaction."""
+                max_bytes: int | None = None, scope: Scope = EVERYTHING) -> LoadReport:  # fmt: skip
+    """Validate the files and, if they pass every check and this is no dry run, upsert them in one transaction.
+
+    With an affiliate lead's scope, a file naming another affiliate (or one of its schools) is refused whole.
+    """
     report = LoadReport(dry_run=dry_run)
     limit = default_max_bytes() if max_bytes is None else max_bytes
     frames: dict[str, pd.DataFrame] = {}
@@ -540,7 +755,7 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
             report.problems.append(Problem(path.name, None, None, None,
                                            f"file name must be a contract table: {', '.join(contract.TABLES)}"))  # fmt: skip
             continue
-        sheets, data = _read(path, limit, report.problems)
+        sheets, data = _read(path, limit, report.problems, report.warnings)
         if sheets is None:
             continue
         digests.append({"name": path.name, "sha256": hashlib.sha256(data).hexdigest()})
@@ -560,10 +775,14 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
     order = [t for t in contract.TABLES if t in frames]
     with engine.begin() as conn:
         _check_foreign_keys(conn, frames, names, report.problems)
+        _check_scope(conn, frames, names, scope, report.problems)
         if report.problems:
             report.problems.sort(key=lambda p: (p.file, p.row or 0))
             return report
         diffs = {t: _diff(conn, t, frames[t]) for t in order}
+        _check_shared_rows(diffs, frames, names, scope, report.problems)
+        if report.problems:
+            return report
         for t in order:
             added, changed, _, unchanged = diffs[t]
             report.counts[t] = TableCounts(len(added), len(changed), unchanged)
@@ -584,6 +803,7 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
         for t in order:
             added, changed, previous, _ = diffs[t]
             _write(conn, t, added, changed, previous, report.load_id)
+        rollup.refresh(conn)  # same transaction: readers see facts and rollups change together
         conn.execute(
             db.loads.update()
             .where(db.loads.c.load_id == report.load_id)
@@ -592,13 +812,22 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
     return report
 
 
-def undo_load(engine: sa.Engine, load_id: int) -> dict[str, int]:
-    """Restore every row the load changed, delete the rows it added, mark it undone; returns rows touched per table."""
+def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Scope = EVERYTHING) -> dict[str, int]:
+    """Restore every row the load changed, delete the rows it added, mark it undone; returns rows touched per table.
+
+    With an affiliate lead's scope only the lead's own loads (recorded as loaded by `by`) may be undone.
+    """
     touched: dict[str, int] = {}
     with engine.begin() as conn:
-        status = conn.execute(sa.select(db.loads.c.status).where(db.loads.c.load_id == load_id)).scalar_one_or_none()
-        if status is None:
+        found = conn.execute(
+            sa.select(db.loads.c.status, db.loads.c.loaded_by).where(db.loads.c.load_id == load_id)
+        ).one_or_none()
+        if found is None:
             raise LoadError(f"there is no load {load_id}")
+        status, loaded_by = found
+        if scope.affiliates is not None and (by is None or loaded_by != by):
+            raise LoadError(f"load {load_id} was made by {loaded_by}: an affiliate lead may undo only its own "
+                            "loads; ask an admin")  # fmt: skip
         if status != "loaded":
             raise LoadError(f"load {load_id} is {status}, not loaded")
         lc = db.load_changes.c
@@ -637,6 +866,7 @@ def undo_load(engine: sa.Engine, load_id: int) -> dict[str, int]:
                 for i in range(0, len(rows), CHUNK):
                     conn.execute(stmt, rows[i : i + CHUNK])
             touched[table] = len(mine)
+        rollup.refresh(conn)
         conn.execute(db.loads.update().where(db.loads.c.load_id == load_id).values(status="undone"))
     return touched
 
@@ -649,7 +879,14 @@ def cmd_load(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(f"error: {exc}")
         return 2
-    report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run)
+    from dashboard import users
+
+    account = users.get_user(engine, args.user)
+    scope = account.scope if account is not None else EVERYTHING
+    if scope.affiliates is not None:
+        print(f"loading as affiliate lead {args.user}: only rows of {', '.join(sorted(scope.affiliates))}")
+    report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run,
+                         scope=scope)  # fmt: skip
     for line in report.summary_lines():
         print(line)
     return 0 if report.ok else 1
@@ -660,6 +897,11 @@ def register_cli(subparsers: Any) -> None:
     p = subparsers.add_parser("load", help="validate and load contract tables from CSV files or folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="<table>.csv files, or folders holding them")
     p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
-    p.add_argument("--as", dest="user", default="cli", help="who the load is recorded as")
+    p.add_argument(
+        "--as",
+        dest="user",
+        default="cli",
+        help="who the load is recorded as; an affiliate lead's account limits it to its own affiliates",
+    )
     p.add_argument("--database-url", default=None, help="defaults to DASHBOARD_DATABASE_URL or the embedded SQLite")
     p.set_defaults(func=cmd_load)
