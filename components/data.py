@@ -6,7 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import config, db, queries
+from dashboard import config, db, partner_view, peers, profile, queries
 
 
 @st.cache_resource(show_spinner=False)
@@ -77,3 +77,92 @@ def kpi_by_state(_engine: sa.Engine, filters: queries.Filters, scope: queries.Sc
 def states(_engine: sa.Engine) -> list[str]:
     """State codes that hold schools, sorted."""
     return queries.states_with_schools(_engine)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def partners_by_category(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
+    """Cached queries.partners_by_category."""
+    return queries.partners_by_category(_engine, filters, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def partner_reach(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
+    """Cached partner_view.partner_reach: partners per number of schools reached."""
+    return partner_view.partner_reach(_engine, filters, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def partner_support_matrix(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
+    """Cached partner_view.partner_support_matrix: partner category x support category."""
+    return partner_view.partner_support_matrix(_engine, filters, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def top_partners(
+    _engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, limit: int | None = partner_view.TOP_N
+) -> pd.DataFrame:
+    """Cached partner_view.top_partners; limit None gives every partner in view."""
+    return partner_view.top_partners(_engine, filters, scope, limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def affiliate_choices(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
+    """Cached queries.place_names: the affiliates in the user's scope (affiliate_id, name, state)."""
+    return queries.place_names(_engine, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def affiliate_profile(_engine: sa.Engine, affiliate_id: str, year: str, years: tuple[str, ...],
+                      scope: queries.Scope):  # fmt: skip
+    """Cached dashboard.profile.load: one affiliate's report card for `year`, trend over `years`; None if out of scope."""
+    return profile.load(_engine, affiliate_id, year, years, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def school_directory(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
+    """Cached dashboard.peers.school_directory: the schools in scope, with their 'name (city, state)' labels."""
+    return peers.school_directory(_engine, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def school_metric_rates(_engine: sa.Engine, metric: str, scope: queries.Scope) -> pd.DataFrame:
+    """Cached per-school rates of `metric` in scope, every year, already suppressed (dashboard.peers)."""
+    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def school_students_served(_engine: sa.Engine, year: str, scope: queries.Scope) -> pd.DataFrame:
+    """Cached dashboard.peers.students_served: students served per school in scope in `year`."""
+    return peers.students_served(_engine, year, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def benchmark_rates(_engine: sa.Engine, metric: str) -> pd.DataFrame:
+    """Cached dashboard.peers.benchmark_rates: peer-group, state and national aggregates of `metric`, every year."""
+    return peers.benchmark_rates(_engine, metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def school_benchmarks(_engine: sa.Engine, metric: str, year: str, school_ids: tuple[str, ...],
+                      scope: queries.Scope) -> pd.DataFrame:  # fmt: skip
+    """Cached dashboard.peers.benchmarks: the chosen schools against peers, state and nation in `year`."""
+    rates = school_metric_rates(_engine, metric, scope)
+    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates, benchmark_rates(_engine, metric))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def map_schools(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
+    """Cached queries.map_schools: the schools in view placed on the Map page."""
+    return queries.map_schools(_engine, filters, scope, year)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def map_affiliates(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
+    """Cached queries.map_affiliates: the affiliates in view placed on the Map page."""
+    return queries.map_affiliates(_engine, filters, scope, year)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def map_partners(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
+    """Cached queries.map_partners: the partners serving schools in view, for the Map page."""
+    return queries.map_partners(_engine, filters, scope, year)

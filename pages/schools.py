@@ -1,0 +1,81 @@
+import streamlit as st
+
+from components import data, page, table
+from dashboard import contract, export, formatting, peers
+
+engine, scope, years, year = page.year_page(
+    "Schools", "Your schools side by side, and each against its peer group, its state and the nation."
+)
+previous_year = page.previous_school_year(years, year)
+
+metric, notice = peers.validate_metric(st.query_params.get("metric"))
+if notice:
+    st.sidebar.info(notice)
+metric = st.sidebar.selectbox("Outcome", contract.METRICS, index=contract.METRICS.index(metric),
+                              format_func=formatting.LABELS.get, key="schools_metric")  # fmt: skip
+st.query_params["metric"] = metric
+label = formatting.LABELS[metric]
+
+directory = data.school_directory(engine, scope)
+if directory.empty:
+    st.info("There are no schools in your scope. An admin can load your affiliate's schools on the Data page.")
+    st.stop()
+names = dict(zip(directory["school_id"], directory["label"], strict=True))
+wanted, notices = peers.validate_schools(st.query_params.get_all("school"), names)
+for notice in notices:
+    st.info(notice, icon=":material/info:")
+picked = st.multiselect(f"Schools to compare (up to {peers.MAX_SCHOOLS})", list(names), default=wanted,
+                        format_func=names.get, max_selections=peers.MAX_SCHOOLS, key="schools_pick",
+                        placeholder="Type a school name or city")  # fmt: skip
+st.query_params["school"] = picked
+
+rates = data.school_metric_rates(engine, metric, scope)
+aggregates = data.benchmark_rates(engine, metric)
+
+st.subheader(f"{label}, every school year")
+if not picked:
+    st.info("Pick up to 10 schools above to see them side by side over the years and against their peers.")
+else:
+    lines = peers.trend_lines(rates, directory, picked)
+    if lines.empty:
+        st.info(f"The schools you picked have no {label.lower()} data in any year.")
+    else:
+        st.plotly_chart(peers.line_figure(lines, peers.national_line(aggregates), metric, years), key="school_lines")
+        st.caption("Rate = students who met the outcome / eligible students, tiers 2 and 3 together; hover for n. "
+                   "A gap is a suppressed year (fewer than 10 eligible students, or hidden so a total cannot "
+                   "reveal one). Rates of 95% or more on fewer than 40 students are drawn at 95% and read '>=95%'. "
+                   "The dashed line is the whole network.")  # fmt: skip
+        missing = peers.without_data(lines, picked, names)
+        if missing:
+            st.caption(f"No {label.lower()} data in any year for: {'; '.join(missing)}.")
+        table.data_expander(peers.lines_export(lines), f"schools_{metric}_by_year")
+
+    st.subheader(f"Against peers, state and nation, {year}")
+    bench = data.school_benchmarks(engine, metric, year, tuple(picked), scope)
+    if peers.without_data_this_year(bench):
+        st.info(f"None of the schools you picked has {label.lower()} data in {year}. Try another outcome or year.")
+    else:
+        st.plotly_chart(peers.benchmark_figure(bench, metric), key="school_benchmarks")
+        comparison = peers.benchmark_export(bench)
+        st.dataframe(comparison, hide_index=True, key="school_benchmark_table")
+        st.download_button("Download CSV", export.to_csv(comparison), file_name=f"schools_vs_peers_{metric}_{year}.csv",
+                           mime="text/csv", key="dl_school_benchmarks")  # fmt: skip
+        st.caption(f"Peer group: every school in the network with the same level, locale and Title I status. "
+                   f"Peer, state and national rates are totals over all their schools. The percentile ranks the "
+                   f"school's rate among the peer schools with {peers.MIN_ELIGIBLE} or more eligible students "
+                   f"(50th = the middle). A benchmark with fewer than {peers.MIN_OTHER_SCHOOLS} other schools "
+                   f"outside your own is not shown, so no single school's figure can be worked out.")  # fmt: skip
+
+st.subheader(f"All your schools, {year}")
+served = data.school_students_served(engine, year, scope)
+if served.empty:
+    st.info(f"None of your schools has data for {year}. Pick another school year in the sidebar.")
+    st.stop()
+schools_table = peers.school_table(directory, served, rates, year, previous_year)
+st.dataframe(peers.styled_table(schools_table), hide_index=True, key="school_table")
+since = f"since {previous_year}" if previous_year else "(no earlier year loaded)"
+st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
+           "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students, "
+           "or hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
+st.download_button("Download CSV", export.to_csv(peers.export_table(schools_table)),
+                   file_name=f"schools_{metric}_{year}.csv", mime="text/csv", key="dl_school_table")  # fmt: skip

@@ -1,0 +1,220 @@
+"""The Schools page through AppTest: shown figures against a pandas recomputation, URL checks and scope."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import peers, queries
+from dashboard.formatting import percent
+
+ROOT = Path(__file__).resolve().parents[2]
+METRIC = "promoted"
+
+
+@pytest.fixture
+def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(str(ROOT / "pages" / "schools.py"), default_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def affiliate(raw) -> str:
+    return raw["schools"]["affiliate_id"].value_counts().index[0]
+
+
+@pytest.fixture(scope="module")
+def latest(raw) -> str:
+    return raw["school_years"]["school_year"].max()
+
+
+def _open(app: AppTest, schools: list[str], metric: str = METRIC, year: str | None = None, scope=None) -> AppTest:
+    app.query_params["school"] = schools
+    app.query_params["metric"] = metric
+    if year:
+        app.query_params["year"] = year
+    if scope is not None:
+        app.session_state["scope"] = scope
+    app.run()
+    assert not app.exception
+    return app
+
+
+def _table(app: AppTest, column: str) -> pd.DataFrame:
+    """The shown st.dataframe that has `column`."""
+    return next(d.value for d in app.dataframe if column in d.value.columns)
+
+
+def _url_schools(app: AppTest) -> list[str]:
+    """?school= as a list (AppTest gives a lone value as a string)."""
+    value = app.query_params.get("school", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _sums(raw, metric: str) -> pd.DataFrame:
+    """eligible and met per school x year over both tiers, with the school's peer keys and state."""
+    o = raw["outcomes"][raw["outcomes"]["metric"] == metric]
+    sums = o.groupby(["school_id", "school_year"], as_index=False)[["eligible", "met"]].sum()
+    return sums.merge(
+        raw["schools"][["school_id", "affiliate_id", "name", "city", "state", "level", "locale", "title_i"]]
+    )
+
+
+def _shown_rate(eligible: int, met: int) -> float:
+    """The rate as the page may show it: top/bottom coded below 40 students."""
+    rate = met / eligible
+    if eligible < 40:
+        return min(max(rate, 0.05), 0.95) if rate >= 0.95 or rate <= 0.05 else rate
+    return rate
+
+
+def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
+    own = raw["schools"][raw["schools"]["affiliate_id"] == affiliate]
+    picked = own["school_id"].head(4).tolist()
+    _open(app, picked)
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    traces = [t for t in spec["data"] if t["name"] != "Nation (all schools)"]
+    assert {t["customdata"][0][0] for t in traces} <= set(picked) and len(traces) >= 2
+    sums = _sums(raw, METRIC).set_index(["school_id", "school_year"])
+    compared = 0
+    for trace in traces:
+        for year, y, custom in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
+            eligible, met = sums.loc[(custom[0], year), ["eligible", "met"]]
+            if y is None:  # suppressed: never drawn, labelled
+                assert custom[1] == "<10" and custom[2] == "n suppressed"
+                continue
+            assert eligible >= 10
+            assert y == pytest.approx(_shown_rate(eligible, met)), (custom[0], year)
+            compared += 1
+    assert compared >= 10
+    nation = next(t for t in spec["data"] if t["name"] == "Nation (all schools)")
+    all_sums = _sums(raw, METRIC).groupby("school_year")[["eligible", "met"]].sum()
+    assert nation["y"] == pytest.approx((all_sums["met"] / all_sums["eligible"]).loc[nation["x"]].tolist())
+
+
+def test_benchmarks_shown_match_pandas(app: AppTest, raw, affiliate, latest) -> None:
+    sums = _sums(raw, METRIC)
+    year = sums[sums["school_year"] == latest]
+    own = year[year["affiliate_id"] == affiliate].sort_values("eligible", ascending=False)
+    picked = own["school_id"].head(5).tolist()
+    _open(app, picked, scope=queries.Scope(frozenset({affiliate})))
+    shown = _table(app, "Peer group rate").set_index("School")
+    checked = 0
+    for school in own.head(5).itertuples():
+        row = shown.loc[f"{school.name} ({school.city}, {school.state})"]
+        group = year[(year["level"] == school.level) & (year["locale"] == school.locale)
+                     & (year["title_i"] == school.title_i) & (year["eligible"] > 0)]  # fmt: skip
+        if row["Peer group rate"] == "too few schools":
+            assert (group["affiliate_id"] != affiliate).sum() < 3
+            continue
+        assert row["Peer group rate"] == percent(group["met"].sum() / group["eligible"].sum())
+        state = year[year["state"] == school.state]
+        assert row["State rate"] == percent(state["met"].sum() / state["eligible"].sum())
+        assert row["National rate"] == percent(year["met"].sum() / year["eligible"].sum())
+        if "percentile of" in row["Percentile among peers"]:
+            ranked = group[group["eligible"] >= 10]
+            rates = ranked["met"] / ranked["eligible"]
+            mine = school.met / school.eligible
+            pct = 100 * ((rates < mine - 1e-12).sum() + 0.5 * ((rates - mine).abs() <= 1e-12).sum()) / len(rates)
+            assert row["Percentile among peers"].startswith(f"{round(pct)}")
+            assert row["Percentile among peers"].endswith(f"percentile of {len(rates)} peer schools")
+            checked += 1
+    assert checked >= 2
+
+
+def test_lead_sees_only_own_schools_and_a_crafted_id_is_dropped(app: AppTest, raw, affiliate, latest) -> None:
+    schools = raw["schools"]
+    own = schools[schools["affiliate_id"] == affiliate]
+    other = schools[schools["affiliate_id"] != affiliate].iloc[0]
+    _open(app, [own["school_id"].iloc[0], other["school_id"]], scope=queries.Scope(frozenset({affiliate})))
+    assert any("not in your schools" in i.value for i in app.info)
+    picker = app.multiselect(key="schools_pick")
+    assert len(picker.options) == len(own)
+    assert all(o.split(" (")[0] in set(own["name"]) for o in picker.options)
+    assert picker.value == [own["school_id"].iloc[0]]
+    assert _url_schools(app) == [own["school_id"].iloc[0]]
+    table = _table(app, "Trend")
+    served = raw["school_years"]
+    expected = set(
+        served.loc[(served["school_year"] == latest) & served["school_id"].isin(own["school_id"]), "school_id"]
+    )
+    assert len(table) == len(expected)
+    assert set(table["School"]) <= set(own["name"])
+    assert other["name"] not in set(table["School"]) or other["name"] in set(own["name"])
+    everything = json.dumps([json.loads(c.proto.spec) for c in app.get("plotly_chart")])
+    assert other["school_id"] not in everything
+
+
+def test_school_table_matches_pandas_and_hides_small_cells(app: AppTest, raw, affiliate, latest) -> None:
+    _open(app, [], scope=queries.Scope(frozenset({affiliate})))
+    assert any("Pick up to 10 schools" in i.value for i in app.info)  # explained empty state
+    table = _table(app, "Trend")
+    sums = _sums(raw, METRIC)
+    sums = sums[(sums["school_year"] == latest) & (sums["affiliate_id"] == affiliate)].set_index("name")
+    served = raw["school_years"].merge(raw["schools"][["school_id", "name", "affiliate_id"]])
+    served = served[(served["school_year"] == latest) & (served["affiliate_id"] == affiliate)].set_index("name")
+    compared = hidden = 0
+    for row in table.itertuples():
+        students = row[table.columns.get_loc("Students served") + 1]
+        assert students == served.loc[row.School, "students_served"] or students == peers.HIDDEN_VALUE
+        rate = row.Rate
+        if row.School not in sums.index:
+            assert rate == peers.NO_DATA_VALUE
+            continue
+        eligible, met = sums.loc[row.School, ["eligible", "met"]]
+        if eligible < 10:
+            assert rate == peers.HIDDEN_VALUE  # a stand-in, never the rate: the page writes '<10' over it
+            hidden += 1
+        elif rate != peers.HIDDEN_VALUE:  # complementary suppression hides some larger cells too
+            assert rate == pytest.approx(_shown_rate(eligible, met))
+            compared += 1
+    assert compared >= len(table) // 2
+    trends = table["Trend"].str.split(" ").str[0]
+    assert set(trends) <= {"▲", "▼", "▬", "–"}
+    assert table["Trend"].str.contains("up|down|steady|no comparison").all()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"school": ["BOGUS", "'; DROP TABLE schools; --"], "metric": "nope", "year": "1999-00"},
+        {"metric": "", "year": ""},
+    ],
+)
+def test_bad_url_values_give_a_notice_not_an_exception(app: AppTest, params) -> None:
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception
+    notices = " ".join(i.value for i in [*app.info, *app.sidebar.info])
+    assert "not" in notices
+    assert app.query_params["metric"] == "remained_in_school"
+    assert app.dataframe  # the table of all schools still shows
+
+
+def test_more_than_ten_schools_are_trimmed_with_a_notice(app: AppTest, raw) -> None:
+    ids = raw["schools"]["school_id"].head(13).tolist()
+    _open(app, ids)
+    assert any("Up to 10 schools" in i.value for i in app.info)
+    assert app.multiselect(key="schools_pick").value == ids[:10]
+    assert _url_schools(app) == ids[:10]
+
+
+def test_schools_without_the_outcome_get_an_explained_empty_state(app: AppTest, raw, affiliate, latest) -> None:
+    schools = raw["schools"]
+    seniors = set(raw["outcomes"].loc[raw["outcomes"]["metric"] == "graduated", "school_id"])
+    without = schools[(schools["affiliate_id"] == affiliate) & ~schools["school_id"].isin(seniors)]
+    assert len(without) >= 2
+    _open(app, without["school_id"].head(3).tolist(), metric="graduated", scope=queries.Scope(frozenset({affiliate})))
+    infos = [i.value for i in app.info]
+    assert any("no graduated (seniors) data in any year" in i for i in infos)
+    assert any(f"has graduated (seniors) data in {latest}" in i for i in infos)
+    assert not app.get("plotly_chart")  # no empty chart, the notices say why
+    assert _table(app, "Trend") is not None  # the table of every school still shows
