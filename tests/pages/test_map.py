@@ -1,0 +1,126 @@
+"""The Map page through AppTest: the data behind the map against pandas, scope, and bad URL values.
+
+The folium map itself is a custom component, which AppTest does not render; clicks and the drawn map are tested
+in tests/e2e/test_map_browser.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import queries
+
+ROOT = Path(__file__).resolve().parents[2]
+YEAR = "2022-23"
+
+
+@pytest.fixture
+def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(str(ROOT / "pages" / "map.py"), default_timeout=60)
+
+
+def _tables(at: AppTest) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The places on the map and the students served by state, as the page's data expanders hold them."""
+    places, states = (df.value for df in at.dataframe)
+    return places, states
+
+
+def _served(raw) -> pd.DataFrame:
+    sy = raw["school_years"]
+    return sy[sy["school_year"] == YEAR].merge(raw["schools"], on="school_id")
+
+
+def test_the_data_behind_the_map_matches_the_raw_tables(app: AppTest, raw) -> None:
+    app.query_params["year"] = YEAR
+    app.run()
+    assert not app.exception
+    places, states = _tables(app)
+    served = _served(raw)
+
+    schools = places[places["layer_kind"] == "school"].set_index("place_id")
+    assert set(schools.index) == set(served["school_id"])
+    shown = schools.loc[~schools["suppressed"], "students_served"].astype(int)
+    assert (shown == served.set_index("school_id").loc[shown.index, "students_served"]).all()
+    raw_served = served.set_index("school_id").loc[schools.index]
+    small = raw_served[["students_served", "tier3_students"]].apply(lambda c: c.between(1, 9)).any(axis=1)
+    assert schools.loc[small[small].index, "suppressed"].all()  # every small cell hidden
+    assert schools.loc[schools["suppressed"], "students_served"].isna().all()
+    # complementary hiding adds at most one school per affiliate with a small cell
+    extra = schools["suppressed"] & ~small
+    assert extra.sum() <= raw_served.loc[small, "affiliate_id"].nunique()
+
+    affiliates = places[places["layer_kind"] == "affiliate"].set_index("place_id")
+    expected = served.groupby("affiliate_id")["students_served"].sum()
+    assert set(affiliates.index) == set(expected.index)
+    assert (affiliates.loc[~affiliates["suppressed"], "students_served"] == expected).dropna().all()
+
+    ps = raw["partnerships"]
+    partners = places[places["layer_kind"] == "partner"].set_index("place_id")
+    by_partner = ps[ps["school_year"] == YEAR].groupby("partner_id")
+    assert set(partners.index) == set(by_partner.groups)
+    assert (partners["schools"] == by_partner["school_id"].nunique().loc[partners.index]).all()
+
+    by_state = served.groupby("state")["students_served"].sum()
+    states = states.set_index("state")
+    assert set(states.index) == set(by_state.index)
+    assert (states["students_served"].dropna() == by_state.loc[states["students_served"].dropna().index]).all()
+
+
+def test_an_affiliate_lead_sees_its_own_places_and_every_state_total(app: AppTest, raw) -> None:
+    served = _served(raw)
+    mine = served["affiliate_id"].value_counts().index[0]
+    app.session_state["scope"] = queries.Scope(frozenset({mine}))
+    app.query_params["year"] = YEAR
+    app.run()
+    assert not app.exception
+    places, states = _tables(app)
+    assert set(places["affiliate_id"]) == {mine}
+    assert set(places.loc[places["layer_kind"] == "school", "place_id"]) == set(
+        served.loc[served["affiliate_id"] == mine, "school_id"]
+    )
+    # the choropleth is a benchmark over every school, naming none
+    assert set(states["state"]) == set(served["state"])
+    assert states["students_served"].sum() == served.loc[served["state"].isin(states["state"]), "students_served"].sum()
+    assert any("state totals" in c.value for c in app.caption)
+
+
+def test_sidebar_filters_narrow_the_places(app: AppTest, raw) -> None:
+    app.query_params["year"] = YEAR
+    app.query_params["state"] = "NC"
+    app.query_params["title_i"] = "yes"
+    app.run()
+    assert not app.exception
+    places, states = _tables(app)
+    served = _served(raw)
+    nc = served[(served["state"] == "NC") & served["title_i"].astype(bool)]
+    assert set(places.loc[places["layer_kind"] == "school", "place_id"]) == set(nc["school_id"])
+    assert list(states["state"]) == ["NC"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"year": "1999-00"},
+        {"year": "<script>"},
+        {"state": "ZZ"},
+        {"level": "<img src=x onerror=alert(1)>"},
+        {"locale": "javascript:alert(1)"},
+        {"title_i": "maybe"},
+        {"state": "NC' OR 1=1 --"},
+    ],
+)
+def test_bad_url_values_give_a_notice_not_an_exception(app: AppTest, params: dict[str, str]) -> None:
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception
+    assert len(app.dataframe) == 2
+    assert app.sidebar.info, "an ignored value is said so"
