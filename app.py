@@ -1,7 +1,5 @@
 """Entry: page config, the database, sign-in, and the pages the signed-in role may see."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from components import auth, data
@@ -30,11 +28,9 @@ def _not_available() -> None:
     st.page_link("pages/overview.py", label="Back to the overview", icon=":material/home:")
 
 
-HERE = Path(__file__).parent
 visible = [
     st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url_path or None, default=not p.url_path)
     for p in access.allowed(user.role)
-    if (HERE / p.script).exists()
 ]
 hidden = [
     st.Page(_not_available, title=p.title, url_path=p.url_path, visibility="hidden") for p in access.refused(user.role)

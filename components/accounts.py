@@ -108,7 +108,12 @@ def audit_log(engine: sa.Engine, limit: int = 500) -> None:
     left, right = st.columns(2)
     who = left.multiselect("User", sorted(log["username"].unique()), placeholder="Everyone")
     what = right.multiselect("Event", sorted(log["event"].unique()), placeholder="Every event")
-    shown = log[(log["username"].isin(who) if who else True) & (log["event"].isin(what) if what else True)]
+    keep = pd.Series(True, index=log.index)
+    if who:
+        keep &= log["username"].isin(who)
+    if what:
+        keep &= log["event"].isin(what)
+    shown = log[keep]
     shown = shown.assign(at=shown["at"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"))
     st.caption(f"{len(shown):,} of the newest {len(log):,} events.")
     table.table_with_download(shown, "audit_log")

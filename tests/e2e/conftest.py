@@ -55,6 +55,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def base_url(request: pytest.FixtureRequest) -> str:
+    """The app under test; DASHBOARD_E2E_URL points at an already running one instead of starting app.py."""
+    return os.environ.get("DASHBOARD_E2E_URL") or request.getfixturevalue("server")
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium through Playwright; never a downloaded browser."""
     if not Path(CHROMIUM).exists():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import datetime, timedelta
@@ -15,12 +14,6 @@ from dashboard import config, users
 from tests.e2e.conftest import submit_sign_in, wait_ready
 
 COOKIE = "impact_dashboard"
-
-
-@pytest.fixture(scope="session")
-def base_url(request: pytest.FixtureRequest) -> str:
-    """The app under test; DASHBOARD_E2E_URL points at an already running one instead of starting app.py."""
-    return os.environ.get("DASHBOARD_E2E_URL") or request.getfixturevalue("server")
 
 
 def _form(page):

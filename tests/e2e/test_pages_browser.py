@@ -1,0 +1,199 @@
+"""Every page for every role in headless Chromium: it renders without an exception or console error, makes no
+request outside the app, passes axe-core, and is screenshotted; pages outside the role say so; a filter
+changes the URL and the figures; a CSV download holds the rows it should; sign-out returns to the form."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect
+
+from dashboard import access, demo, users
+from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
+
+TIMEOUT = 90_000
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 from npm (MPL-2.0), kept for closed networks
+ROLES = {a.role: a for a in users.DEMO_ACCOUNTS}
+# Headings each page puts first: seeing it proves the page itself ran, not only the app around it.
+TITLES = {
+    "overview": "Impact overview",
+    "outcomes": "Outcomes",
+    "map": "Map",
+    "profile": "Affiliate profile",
+    "schools": "Schools",
+    "partners": "Community partners",
+    "roi": "Return on investment",
+    "data": "Data",
+    "admin": "Accounts and audit",
+}
+
+
+@pytest.fixture(scope="module")
+def network() -> demo.Network:
+    """The demo network the server built (same generator, same default scale and seed): what CSVs are checked against."""
+    return demo.generate()
+
+
+# Opened at /outcomes, Streamlit's front end first asks /outcomes/_stcore/health and host-config, in case the
+# app is served under that prefix, and gets 404 before it asks the root. That is Streamlit's, not ours.
+STREAMLIT_PREFIX_PROBE = re.compile(r"/[^/]+/_stcore/(health|host-config)$")
+
+
+def _probe(url: str) -> bool:
+    return bool(STREAMLIT_PREFIX_PROBE.search(urlparse(url).path))
+
+
+class Watch:
+    """Console errors, page errors and requests leaving the app's origin, recorded while a page is open."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        origin = urlparse(base_url).netloc
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(m.text) if m.type == "error" and not _probe(m.location.get("url", "")) else None
+            ),
+        )
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # A page left while its downloads were still being fetched aborts them: that is navigation, not failure.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                self.errors.append(f"request failed: {r.url} {r.failure}")
+                if "ERR_ABORTED" not in (r.failure or "")
+                else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 and not _probe(r.url) else None,
+        )
+        page.on(
+            "request",
+            lambda r: (
+                self.outside.append(r.url)
+                if urlparse(r.url).netloc not in ("", origin) and not r.url.startswith(("data:", "blob:"))
+                else None
+            ),
+        )
+
+
+def _artifacts(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _keep_failure(page: Page, name: str, watch: Watch) -> None:
+    """On failure: the page's HTML and what the console said, beside its screenshot."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{name}.html").write_text(page.content())
+    (ARTIFACTS / f"{name}.console.txt").write_text("\n".join([*watch.errors, "-- outside:", *watch.outside]))
+    page.screenshot(path=str(ARTIFACTS / f"{name}-failed.png"), full_page=True)
+
+
+def _serious_axe_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"""
+    )
+    return list(found)
+
+
+def _open(page: Page, base_url: str, url_path: str) -> None:
+    page.goto(f"{base_url}/{url_path}")
+    wait_ready(page, TIMEOUT)
+    expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=TIMEOUT)
+
+
+def _metric(page: Page, label: str) -> str:
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return values[labels.index(label)]
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, browser, role: str, network) -> None:
+    account = ROLES[role]
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    watch = Watch(page, base_url)
+    step = f"{role}-signin"
+    try:
+        page.goto(base_url)
+        submit_sign_in(page, account.username, account.password)
+        page.wait_for_function("() => document.cookie.includes('impact_dashboard=')", timeout=30_000)
+
+        menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [m.strip().splitlines()[-1] for m in menu] == [p.title for p in access.allowed(role)]
+
+        for spec in access.allowed(role):
+            name = Path(spec.script).stem
+            step = f"{role}-{name}"
+            _open(page, base_url, spec.url_path)
+            expect(page.get_by_role("heading", name=TITLES[name], exact=True).first).to_be_visible(timeout=TIMEOUT)
+            time.sleep(1.0)  # charts and maps draw after the script finishes
+            assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+            _artifacts(page, step)
+            violations = _serious_axe_violations(page)
+            assert not violations, violations
+            assert not watch.errors, watch.errors
+            assert not watch.outside, watch.outside
+
+        for spec in access.refused(role):
+            step = f"{role}-refused-{Path(spec.script).stem}"
+            _open(page, base_url, spec.url_path)
+            expect(page.get_by_role("heading", name="Not available for your role")).to_be_visible(timeout=TIMEOUT)
+            assert page.get_by_role("heading", name=TITLES[Path(spec.script).stem], exact=True).count() == 0
+
+        step = f"{role}-filter"
+        _open(page, base_url, "")
+        before = _metric(page, "Students served")
+        page.locator('[data-testid="stSidebar"]').get_by_text("Title I only", exact=True).click()
+        page.wait_for_url(re.compile(r"title_i=yes"), timeout=TIMEOUT)
+        wait_ready(page, TIMEOUT)
+        expect(page.locator('[data-testid="stMetricValue"]').first).not_to_have_text(before, timeout=TIMEOUT)
+        assert _metric(page, "Students served") != before
+
+        step = f"{role}-download"
+        _check_state_csv(page, network, role)
+
+        step = f"{role}-signout"
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=TIMEOUT)
+        assert not watch.errors, watch.errors
+    except Exception:
+        _keep_failure(page, step, watch)
+        raise
+    finally:
+        context.close()
+
+
+def _check_state_csv(page: Page, network: demo.Network, role: str) -> None:
+    """The students-by-state download of the filtered Overview: one row per state in view, sums from the raw rows."""
+    expander = page.locator('[data-testid="stExpander"]').first
+    expander.locator("summary").click()
+    with page.expect_download(timeout=TIMEOUT) as info:
+        expander.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    year = max(network.school_years["school_year"])
+    sy = network.school_years.merge(network.schools, on="school_id")
+    sy = sy[(sy["school_year"] == year) & sy["title_i"].astype(bool)]
+    if role == "affiliate_lead":
+        sy = sy[sy["affiliate_id"] == users.DEMO_LEAD_AFFILIATE]
+    expected = sy.groupby("state")["students_served"].sum()
+    shown = pd.Series({r["state"]: int(float(r["students_served"])) for r in rows})
+    assert sorted(shown.index) == sorted(expected.index)
+    assert (shown.sort_index() == expected.sort_index()).all(), json.dumps(rows[:3])
