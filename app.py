@@ -25,7 +25,7 @@ def _not_available() -> None:
         f"This page is not part of the {user.role.replace('_', ' ')} role. "
         "Ask an administrator if you need it; the pages you can open are in the menu."
     )
-    st.page_link("pages/overview.py", label="Back to the overview", icon=":material/home:")
+    st.page_link("app_pages/overview.py", label="Back to the overview", icon=":material/home:")
 
 
 visible = [

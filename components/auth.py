@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from dashboard import config, db, users
+from dashboard import access, config, db, users
 
 COOKIE_NAME = "impact_dashboard"
 SIGNED_OUT = "logout"
@@ -195,7 +195,12 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
             return user
     # Declare navigation before stopping: without it Streamlit falls back to discovering pages/
     # and would serve e.g. /data to a visitor who has not signed in.
-    st.navigation([st.Page(_signed_out_page, title="Sign in", url_path="sign-in")], position="hidden")
+    # Every page's URL shows the form too and keeps its query, so a copied link opens its view after sign-in.
+    st.navigation(
+        [st.Page(_signed_out_page, title="Sign in", url_path="sign-in")]
+        + [st.Page(_signed_out_page, title="Sign in", url_path=p.url_path) for p in access.PAGES if p.url_path],
+        position="hidden",
+    )
     _sign_in_form(engine)
     st.stop()
 

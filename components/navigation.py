@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-OUTCOMES_PAGE = "pages/outcomes.py"
+OUTCOMES_PAGE = "app_pages/outcomes.py"
 
 
 def selected_id(event: object) -> str | None:

@@ -19,15 +19,15 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/overview.py", "Overview", ":material/insights:", "", ALL_ROLES),
-    PageSpec("pages/outcomes.py", "Outcomes", ":material/bar_chart:", "outcomes", ALL_ROLES),
-    PageSpec("pages/map.py", "Map", ":material/map:", "map", ALL_ROLES),
-    PageSpec("pages/profile.py", "Affiliate profile", ":material/id_card:", "profile", ALL_ROLES),
-    PageSpec("pages/schools.py", "Schools", ":material/school:", "schools", ALL_ROLES - {"fundraiser"}),
-    PageSpec("pages/partners.py", "Partners", ":material/handshake:", "partners", ALL_ROLES),
-    PageSpec("pages/roi.py", "Return on investment", ":material/payments:", "roi", ALL_ROLES),
-    PageSpec("pages/data.py", "Data", ":material/upload_file:", "data", frozenset({"admin", "affiliate_lead"})),
-    PageSpec("pages/admin.py", "Accounts and audit", ":material/manage_accounts:", "admin", frozenset({"admin"})),
+    PageSpec("app_pages/overview.py", "Overview", ":material/insights:", "", ALL_ROLES),
+    PageSpec("app_pages/outcomes.py", "Outcomes", ":material/bar_chart:", "outcomes", ALL_ROLES),
+    PageSpec("app_pages/map.py", "Map", ":material/map:", "map", ALL_ROLES),
+    PageSpec("app_pages/profile.py", "Affiliate profile", ":material/id_card:", "profile", ALL_ROLES),
+    PageSpec("app_pages/schools.py", "Schools", ":material/school:", "schools", ALL_ROLES - {"fundraiser"}),
+    PageSpec("app_pages/partners.py", "Partners", ":material/handshake:", "partners", ALL_ROLES),
+    PageSpec("app_pages/roi.py", "Return on investment", ":material/payments:", "roi", ALL_ROLES),
+    PageSpec("app_pages/data.py", "Data", ":material/upload_file:", "data", frozenset({"admin", "affiliate_lead"})),
+    PageSpec("app_pages/admin.py", "Accounts and audit", ":material/manage_accounts:", "admin", frozenset({"admin"})),
 )
 
 

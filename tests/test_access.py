@@ -37,4 +37,4 @@ def test_every_page_exists_has_a_unique_url_and_the_overview_is_the_default() ->
     assert all((ROOT / p.script).exists() for p in access.PAGES)
     paths = [p.url_path for p in access.PAGES]
     assert len(paths) == len(set(paths))
-    assert [p.script for p in access.PAGES if not p.url_path] == ["pages/overview.py"]
+    assert [p.script for p in access.PAGES if not p.url_path] == ["app_pages/overview.py"]

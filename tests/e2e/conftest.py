@@ -27,13 +27,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """Base URL of the app, started on an empty data folder so it builds the demo database itself."""
-    data_dir = tmp_path_factory.mktemp("e2e_data")
+def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty data folder: the first app started on it builds the demo database there."""
+    return tmp_path_factory.mktemp("e2e_data")
+
+
+def start_app(data_dir: Path, log_dir: Path):
+    """`streamlit run app.py` on a free port on this data folder; returns (process, base URL) once healthy."""
     port = _free_port()
     env = {**os.environ, "DASHBOARD_DATA_DIR": str(data_dir)}
     env.pop("DASHBOARD_DATABASE_URL", None)
-    log = (tmp_path_factory.mktemp("e2e_log") / "streamlit.log").open("w")
+    log = (log_dir / f"streamlit-{port}.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -43,12 +47,17 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     while time.time() < deadline:
         try:
             urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
+            return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
+    proc.kill()
+    pytest.fail("streamlit did not start within 60 s")
+
+
+@pytest.fixture(scope="session")
+def server(e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Base URL of the app, started on an empty data folder so it builds the demo database itself."""
+    proc, url = start_app(e2e_data_dir, tmp_path_factory.mktemp("e2e_log"))
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -4,9 +4,11 @@ breadcrumb climbs back. Clicks go to the pixel of the plotly point, as a user's 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Page, expect
 
+from dashboard import geo
 from tests.e2e.conftest import ARTIFACTS, sign_in, wait_ready
 
 TIMEOUT = 60_000
@@ -157,3 +159,46 @@ def test_outcomes_bar_drills_and_breadcrumb_climbs_back(server: str, browser) ->
     _no_exception(page, "back_to_nation")
     assert _bar_places(page) == states
     page.close()
+
+
+def _sign_in_here(page: Page, username: str, password: str, heading: str) -> None:
+    """Sign in on whatever page the link opened, and wait for that page (not the Overview) to show."""
+    for attempt in range(3):
+        wait_ready(page)
+        page.get_by_role("textbox", name="Username").fill(username)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        try:
+            page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=30_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    _ready(page)
+
+
+def test_a_copied_link_to_a_drilled_filtered_view_opens_that_view_after_sign_in(server: str, browser) -> None:
+    first = _new_page(browser)
+    _open_outcomes_from_sidebar(first, server)
+    state = _click_bar(first, _bar_places(first), 0)
+    expect(first).to_have_url(re.compile(rf"state={state}"), timeout=TIMEOUT)
+    _ready(first)
+    first.locator('[data-testid="stSidebar"]').get_by_role("combobox").first.click()
+    first.get_by_role("option", name="2021-22").click()
+    expect(first).to_have_url(re.compile(r"year=2021-22"), timeout=TIMEOUT)
+    _ready(first)
+    copied = first.url
+    places = _bar_places(first)
+    assert places and state not in places  # the bars are the state's affiliates now
+
+    second = _new_page(browser)  # a new browser context: no cookie, no session
+    second.goto(copied)
+    expect(second.get_by_role("textbox", name="Username")).to_be_visible(timeout=TIMEOUT)
+    _sign_in_here(second, "board", "demo-board-pass", "Outcomes")
+    expect(second).to_have_url(re.compile(rf"state={state}"), timeout=TIMEOUT)
+    assert parse_qs(urlparse(second.url).query) == parse_qs(urlparse(copied).query)
+    assert _bar_places(second) == places
+    expect(second.get_by_role("button", name=geo.state_name(state))).to_be_visible(timeout=TIMEOUT)
+    _no_exception(second, "deep_link")
+    first.context.close()
+    second.context.close()

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard import config, users
-from tests.e2e.conftest import submit_sign_in, wait_ready
+from tests.e2e.conftest import start_app, submit_sign_in, wait_ready
 
 COOKIE = "impact_dashboard"
 
@@ -123,3 +123,25 @@ def test_a_copied_cookie_stops_working_once_its_owner_signs_out(base_url: str, b
     expect(_form(page).first).to_be_visible(timeout=60_000)
     assert _opens_with(browser, base_url, copied) == "form"
     context.close()
+
+
+@pytest.mark.parametrize("path", ["/outcomes?state=NC", "/admin", "/data"])
+def test_a_page_url_is_the_first_request_a_fresh_server_gets_and_still_shows_only_the_form(
+    server: str, e2e_data_dir, tmp_path, browser, path: str
+) -> None:
+    """Streamlit runs scripts in a pages/ folder directly until app.py has declared navigation once, which on a
+    fresh server would skip sign-in; the page scripts live in app_pages/ so this cannot happen."""
+    proc, url = start_app(e2e_data_dir, tmp_path)  # the database exists: `server` built it
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url + path)
+        wait_ready(page)
+        expect(_form(page)).to_be_visible(timeout=60_000)
+        assert page.locator('[data-testid="stSidebarNav"] a').count() == 0
+        assert page.locator('[data-testid="stMetricValue"], [data-testid="stPlotlyChart"]').count() == 0
+        headings = set(page.locator("h1, h2, h3").all_inner_texts())
+        assert not {"Outcomes", "Accounts and audit", "Data"} & headings, headings
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -28,7 +28,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
 
 
 def _page(engine: sa.Engine) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "admin.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "admin.py"), default_timeout=60)
     at.session_state["user"] = users.get_user(engine, "chief")
     return at
 

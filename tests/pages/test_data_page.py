@@ -72,7 +72,7 @@ def _loads(engine: sa.Engine) -> list[tuple]:
 
 
 def test_page_renders_templates_and_history(engine: sa.Engine) -> None:
-    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=60).run()
     assert not at.exception
     downloads = _labels(at, "download_button")
     assert {f"{t}.csv" for t in contract.TABLES} <= set(downloads)
@@ -115,7 +115,7 @@ def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_pat
     assert any("Load 2 recorded" in s.value for s in at.success)
     assert _loads(engine) == [(1, "demo", "loaded"), (2, "tester", "loaded")]
 
-    page = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60).run()
+    page = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=60).run()
     assert page.dataframe[-1].value["load_id"].tolist() == [2, 1]
     page.selectbox(key="undo_load_id").set_value(2).run()
     assert page.button(key="undo_load").disabled  # undo needs its confirmation ticked first

@@ -27,7 +27,7 @@ def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
     st.cache_data.clear()
     st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "pages" / "roi.py"), default_timeout=60)
+    return AppTest.from_file(str(ROOT / "app_pages" / "roi.py"), default_timeout=60)
 
 
 @pytest.mark.parametrize("year", [None, "2021-22"])

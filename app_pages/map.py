@@ -43,10 +43,10 @@ def show_card(card: map_view.Card | None) -> None:
         st.metric(label, value)
     for note in card.notes:
         st.warning(map_view.markdown_text(note), icon=":material/location_off:")
-    st.page_link("pages/outcomes.py", label="Open in Outcomes", icon=":material/bar_chart:",
+    st.page_link("app_pages/outcomes.py", label="Open in Outcomes", icon=":material/bar_chart:",
                  query_params=card.outcomes_params)  # fmt: skip
     if card.profile_params is not None:
-        st.page_link("pages/profile.py", label="Affiliate profile", icon=":material/id_card:",
+        st.page_link("app_pages/profile.py", label="Affiliate profile", icon=":material/id_card:",
                      query_params=card.profile_params)  # fmt: skip
 
 
