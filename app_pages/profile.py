@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import data, page, table
-from dashboard import charts, profile
+from dashboard import charts, formatting, profile
 
 engine, scope, years, year = page.year_page("Affiliate profile")
 choices = profile.picker_labels(data.affiliate_choices(engine, scope))
@@ -21,13 +21,15 @@ if report is None:
     st.info("This affiliate is not one you can view.")
     st.stop()
 name = report.affiliate["name"]
-st.subheader(name)
-st.caption(f"{profile.headline(report.affiliate)} · school year {year}")
+st.subheader(formatting.markdown_text(name))
+st.caption(formatting.markdown_text(f"{profile.headline(report.affiliate)} · school year {year}"))
 
 reporting = profile.years_with_data(report.totals)
 if year not in reporting:
     when = f"It has data for {reporting[0]} to {reporting[-1]}." if reporting else "None of its schools has data yet."
-    st.info(f"{name} had no school reporting in {year}. {when} Pick another year in the sidebar.")
+    st.info(
+        f"{formatting.markdown_text(name)} had no school reporting in {year}. {when} Pick another year in the sidebar."
+    )
 cards = profile.kpi_cards(report.totals, year, page.previous_school_year(years, year))
 for slot, card in zip(st.columns(len(cards)), cards, strict=True):
     slot.metric(card.label, card.value, card.delta, help=card.help)

@@ -6,7 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import outcome_view, queries
+from dashboard import formatting, outcome_view, queries
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -52,7 +52,9 @@ def breadcrumb(path: outcome_view.DrillPath, names: dict[str, str]) -> None:
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     for i, (label, target) in enumerate(crumbs):
         current = i == len(crumbs) - 1
-        if row.button(label, key=f"crumb_{i}", type="tertiary", disabled=current, width="content"):
+        if row.button(
+            formatting.markdown_text(label), key=f"crumb_{i}", type="tertiary", disabled=current, width="content"
+        ):
             go_to(target)
         if not current:
             row.markdown("›", width="content")

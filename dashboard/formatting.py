@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 LABELS = {
     "students_served": "Students served",
@@ -46,3 +47,13 @@ def percent(rate: float | None) -> str:
 def dollars(value: float) -> str:
     """11.6 -> '$11.60'."""
     return f"${value:,.2f}"
+
+
+def markdown_text(text: str) -> str:
+    """Text with every Markdown punctuation escaped, so a name from the data shows as written, never as markup."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~])", r"\\\1", str(text))
+
+
+def plotly_text(text: str) -> str:
+    """A name from the data for a plotly label: its own tags (<a>, <b>, <br>...) shown as text, not applied."""
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")

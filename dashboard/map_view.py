@@ -21,7 +21,7 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from dashboard import geo, privacy
+from dashboard import formatting, geo, privacy
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "map"
 STATES_FILE = STATIC / "us-states.geojson"
@@ -576,9 +576,7 @@ def clicked(tooltip: object) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def markdown_text(text: str) -> str:
-    """Text with every Markdown punctuation escaped, so a name shows as written."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~])", r"\\\1", text)
+markdown_text = formatting.markdown_text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from dashboard import contract, geo, privacy, queries
 from dashboard.charts import TIER_COLOURS, TIER_NAMES
 from dashboard.db import schools
-from dashboard.formatting import LABELS
+from dashboard.formatting import LABELS, plotly_text
 
 # The column queries.outcome_rates names the place by, per level of bars.
 PLACE_COLUMN = {"state": "state", "affiliate": "affiliate_id", "school": "school_id"}
@@ -184,6 +184,7 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
     customdata per point is [place_id, rate_label, n_label]; a click's point gives the place id first.
     """
     places = list(dict.fromkeys(bars["place"]))
+    labels = [plotly_text(p) for p in places]  # a name's own tags are shown, not applied
     ids = bars.drop_duplicates("place").set_index("place")["place_id"].reindex(places).tolist()
     fig = go.Figure()
     hidden_by_tier: dict[int, list[bool]] = {}
@@ -192,7 +193,7 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
         shown = part["suppressed"].eq(False).tolist()  # a place without this tier has neither bar nor mark
         hidden_by_tier[tier] = part["suppressed"].eq(True).tolist()
         fig.add_bar(
-            x=places,
+            x=labels,
             y=[float(r) if s else None for r, s in zip(part["rate"], shown, strict=True)],
             name=TIER_NAMES[tier],
             marker_color=TIER_COLOURS[tier],
@@ -208,7 +209,7 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
             cliponaxis=False,
             hovertemplate="%{x}: %{customdata[1]} (%{customdata[2]})<extra>" + TIER_NAMES[tier] + "</extra>",
         )
-    _mark_suppressed(fig, places, hidden_by_tier)
+    _mark_suppressed(fig, labels, hidden_by_tier)
     fig.update_layout(
         barmode="group",
         yaxis={"title": LABELS[metric], "tickformat": ".0%", "range": [0, 1.1]},

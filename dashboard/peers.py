@@ -18,7 +18,7 @@ from pandas.io.formats.style import Styler
 
 from dashboard import contract, privacy, queries
 from dashboard.db import outcomes, school_years, schools
-from dashboard.formatting import LABELS, percent
+from dashboard.formatting import LABELS, percent, plotly_text
 
 MAX_SCHOOLS = 10
 PEER_KEYS = ["level", "locale", "title_i"]
@@ -459,7 +459,7 @@ def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years:
             x=part["school_year"].tolist(),
             y=[None if s else float(r) for r, s in zip(part["rate"], part["suppressed"], strict=True)],
             mode="lines+markers",
-            name=school,
+            name=plotly_text(school),
             line={"color": SCHOOL_COLOURS[i % len(SCHOOL_COLOURS)]},
             marker={"symbol": SCHOOL_SYMBOLS[i % len(SCHOOL_SYMBOLS)], "size": 8},
             customdata=list(zip(part["school_id"], part["rate_label"], part["n_label"], strict=True)),
@@ -496,7 +496,7 @@ def benchmark_figure(bench: pd.DataFrame, metric: str) -> go.Figure:
         symbol, colour, size = BENCHMARK_STYLE[key]
         fig.add_scatter(
             x=[None if pd.isna(v) else float(v) for v in values],
-            y=schools_shown,
+            y=[plotly_text(s) for s in schools_shown],
             mode="markers",
             name=name,
             marker={"symbol": symbol, "color": colour, "size": size, "line": {"width": 2, "color": colour}},

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dashboard import contract, geo, privacy, queries
 from dashboard.charts import TIER_COLOURS, TIER_NAMES
-from dashboard.formatting import LABELS, compact
+from dashboard.formatting import LABELS, compact, plotly_text
 
 KPI_LABELS = {
     "students_served": "Students served",
@@ -235,7 +235,7 @@ def benchmark_figure(bars: pd.DataFrame) -> go.Figure:
             y=metrics,
             x=[float(r) if s else None for r, s in zip(part["rate"], shown, strict=True)],
             orientation="h",
-            name=place,
+            name=plotly_text(place),
             showlegend=True,
             marker_color=BENCHMARK_COLOURS[benchmark],
             text=[lab if s else None for lab, s in zip(part["rate_label"], shown, strict=True)],
