@@ -7,7 +7,7 @@ from dashboard import config, map_view, queries
 engine, scope, years, year = page.year_page(
     "Map", "Affiliates, schools and community partners, over the students served in each state."
 )
-view = filters.school_filters(data.states(engine))
+view = filters.school_filters(engine, scope)
 threshold = config.get("suppression_threshold")
 
 places = map_view.places(

@@ -1,10 +1,10 @@
 import streamlit as st
 
-from components import data, drill, page, table
-from dashboard import contract, formatting, outcome_view
+from components import data, drill, filters, page, table
+from dashboard import formatting, outcome_view
 
 engine, scope, years, year = page.year_page("Outcomes")
-metric = st.sidebar.selectbox("Outcome", contract.METRICS, format_func=formatting.LABELS.get, key="outcome_metric")
+metric = filters.metric()
 
 known = drill.places(engine, scope)
 path = drill.position(known)

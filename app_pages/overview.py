@@ -4,7 +4,7 @@ from components import data, filters, kpi, navigation, page, table
 from dashboard import charts
 
 engine, scope, years, year = page.year_page("Impact overview")
-view = filters.school_filters(data.states(engine))
+view = filters.school_filters(engine, scope, tiers=True)
 previous_year = page.previous_school_year(years, year)
 
 totals = data.kpi_totals(engine, view, scope).set_index("school_year")
@@ -19,6 +19,8 @@ previous_rates = (
 )
 
 st.subheader(f"School year {year}")
+if view.tiers:
+    st.caption("The tier filter narrows the outcome rates and the tier chart; the counts cover every tier.")
 kpi.cards(
     totals.loc[year],
     totals.loc[previous_year] if previous_year in totals.index else None,

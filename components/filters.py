@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import contract, geo, queries
+from components import data
+from dashboard import contract, formatting, geo, queries
+from dashboard.charts import TIER_NAMES
 
 
 def school_year(years: list[str], key: str = "year") -> str:
@@ -31,9 +34,17 @@ def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]
     return tuple(chosen)
 
 
-def school_filters(states: list[str]) -> queries.Filters:
-    """State, school level, Title I and locale filters, each kept in the URL; empty means all."""
-    picked_states = _multi("State", states, "state", geo.state_name)
+def school_filters(engine: sa.Engine, scope: queries.Scope, tiers: bool = False) -> queries.Filters:
+    """State, affiliate, school level, Title I, locale (and tier) filters, each kept in the URL; empty means all.
+
+    Affiliates offered are those in the user's scope, narrowed to the chosen states.
+    """
+    picked_states = _multi("State", data.states(engine), "state", geo.state_name)
+    places = data.affiliate_choices(engine, scope)
+    if picked_states:
+        places = places[places["state"].isin(picked_states)]
+    names = dict(zip(places["affiliate_id"], places["name"], strict=True))
+    picked_affiliates = _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
     levels = _multi("School level", list(contract.LEVELS), "level", lambda v: v.replace("_", " ").capitalize())
     locales = _multi("Locale", list(contract.LOCALES), "locale", str.capitalize)
     title_options = {"all": "All schools", "yes": "Title I only", "no": "Not Title I"}
@@ -44,9 +55,27 @@ def school_filters(states: list[str]) -> queries.Filters:
     title = st.sidebar.radio("Title I", list(title_options), index=list(title_options).index(wanted),
                              format_func=title_options.get, key="filter_title_i", horizontal=True)  # fmt: skip
     st.query_params["title_i"] = title
+    picked_tiers: tuple[str, ...] = ()
+    if tiers:
+        picked_tiers = _multi("Tier", [str(t) for t in TIER_NAMES], "tier", lambda t: TIER_NAMES[int(t)])
     return queries.Filters(
         states=picked_states,
+        affiliates=picked_affiliates,
         levels=levels,
         locales=locales,
         title_i=None if title == "all" else title == "yes",
+        tiers=tuple(int(t) for t in picked_tiers),
     )
+
+
+def metric(label: str = "Outcome", key: str = "metric") -> str:
+    """One outcome metric, kept in ?metric=; an unknown value falls back to the first with a notice."""
+    wanted = st.query_params.get(key)
+    if wanted is not None and wanted not in contract.METRICS:
+        st.sidebar.info(f"Ignored an unknown outcome {wanted[:40]!r}.")
+        wanted = None
+    index = contract.METRICS.index(wanted) if wanted else 0
+    chosen = st.sidebar.selectbox(label, contract.METRICS, index=index, format_func=formatting.LABELS.get,
+                                  key=f"filter_{key}")  # fmt: skip
+    st.query_params[key] = chosen
+    return chosen

@@ -36,7 +36,7 @@ def _tier3(at: AppTest) -> dict[str, float | None]:
 def test_national_bars_match_the_raw_tables(app: AppTest, raw) -> None:
     app.query_params["year"] = "2022-23"
     app.run()
-    app.selectbox(key="outcome_metric").set_value("graduated").run()
+    app.selectbox(key="filter_metric").set_value("graduated").run()
     assert not app.exception
     o = raw["outcomes"].merge(raw["schools"][["school_id", "state"]], on="school_id")
     o = o[(o["school_year"] == "2022-23") & (o["tier"] == 3) & (o["metric"] == "graduated")]
@@ -125,3 +125,15 @@ def test_suppressed_cells_are_labelled_in_chart_and_table(app: AppTest, raw) -> 
     assert isinstance(table, pd.DataFrame)
     assert table.loc[table["suppressed"], "eligible"].isna().all()
     assert (table.loc[table["suppressed"], "rate_label"] == "<10").all()
+
+
+def test_the_metric_lives_in_the_url_and_an_unknown_one_is_dropped_with_a_notice(app: AppTest) -> None:
+    app.query_params["metric"] = "graduated"
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="filter_metric").value == "graduated"
+    assert "Graduated" in app.subheader[0].value
+    app.query_params["metric"] = "drop table outcomes"
+    app.run()
+    assert not app.exception
+    assert any("unknown outcome" in i.value for i in app.sidebar.info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -153,3 +154,34 @@ def test_an_affiliate_leads_small_rates_are_suppressed_on_the_cards(app: AppTest
     served = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
     served = served[(served["affiliate_id"] == affiliate) & (served["school_year"] == year)]["students_served"].sum()
     assert _number(metrics["Students served"].value)[0] == pytest.approx(served, rel=0.05)
+
+
+def test_affiliate_and_tier_filters_narrow_the_figures_and_live_in_the_url(app: AppTest, raw) -> None:
+    schools = raw["schools"]
+    affiliate = schools["affiliate_id"].value_counts().index[0]
+    app.query_params["aff"] = affiliate
+    app.query_params["tier"] = "3"
+    app.run()
+    assert not app.exception
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    mine = schools.loc[schools["affiliate_id"] == affiliate, "school_id"]
+    sy = raw["school_years"]
+    served = sy[(sy["school_year"] == year) & sy["school_id"].isin(mine)]["students_served"].sum()
+    shown, tolerance = _number({m.label: m.value for m in app.metric}["Students served"])
+    assert abs(shown - served) <= tolerance
+    o = raw["outcomes"]
+    o = o[(o["school_year"] == year) & o["school_id"].isin(mine) & (o["tier"] == 3) & (o["metric"] == "promoted")]
+    promoted = {m.label: m.value for m in app.metric}["Promoted (K-11)"]
+    if o["eligible"].sum() >= 40:
+        assert promoted == f"{round(o['met'].sum() / o['eligible'].sum() * 100)}%"
+    in_url = {k: v if isinstance(v, list) else [v] for k, v in app.query_params.items()}
+    assert in_url["aff"] == [affiliate] and in_url["tier"] == ["3"]
+    tiers = json.loads(app.get("plotly_chart")[1].proto.spec)["data"]
+    assert [t["name"] for t in tiers] == ["Tier 3 (case-managed)"]
+
+
+def test_an_affiliate_outside_the_users_reach_is_dropped_with_a_notice(app: AppTest, sqlite_engine) -> None:
+    app.query_params["aff"] = "NOT-AN-AFFILIATE"
+    app.run()
+    assert not app.exception
+    assert any("Ignored unknown affiliate" in i.value for i in app.sidebar.info)
