@@ -39,10 +39,13 @@ def rate_cards(rates: pd.DataFrame, previous: pd.DataFrame | None, metrics: list
         met, eligible = int(row["met"].iloc[0]), int(row["eligible"].iloc[0])
         shown = privacy.shown_rate(met, eligible, threshold, top_code_below)
         exact = eligible >= top_code_below  # only uncoded rates carry a change: a coded one would leak it back
-        delta = None
+        delta, colour = None, "normal"
         if previous is not None and exact:
             prev = previous[previous["metric"] == metric]
             if not prev.empty and int(prev["eligible"].iloc[0]) >= top_code_below:
-                delta = f"{(met / eligible - prev['met'].iloc[0] / prev['eligible'].iloc[0]) * 100:+.1f} pts"
+                points = (met / eligible - prev["met"].iloc[0] / prev["eligible"].iloc[0]) * 100
+                # A change that rounds to nothing gets no arrow: "-0.0" would read as a fall.
+                delta, colour = (f"{points:+.1f} pts", "normal") if round(points, 1) else ("no change", "off")
         n = f"{eligible:,}" if eligible >= threshold else privacy.suppressed_label(threshold)
-        slot.metric(formatting.LABELS[metric], shown, delta, help=f"n = {n} eligible tier 2 and 3 students")
+        slot.metric(formatting.LABELS[metric], shown, delta, delta_color=colour,
+                    help=f"n = {n} eligible tier 2 and 3 students")  # fmt: skip
