@@ -1,3 +1,4 @@
+import pandas as pd
 import streamlit as st
 
 from components import data, page, table
@@ -72,7 +73,10 @@ if served.empty:
     st.info(f"None of your schools has data for {year}. Pick another school year in the sidebar.")
     st.stop()
 schools_table = peers.school_table(directory, served, rates, year, previous_year)
-st.dataframe(peers.styled_table(schools_table), hide_index=True, key="school_table")
+shown = peers.styled_table(schools_table)
+st.dataframe(shown, hide_index=True, key="school_table")
+if isinstance(shown, pd.DataFrame):
+    st.caption(f"With {len(schools_table):,} schools the columns sort as text; the CSV below has the numbers.")
 since = f"since {previous_year}" if previous_year else "(no earlier year loaded)"
 st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
            "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students, "

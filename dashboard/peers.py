@@ -277,10 +277,15 @@ NO_DATA_VALUE = -2.0
 NO_CHANGE_VALUE = -1000.0  # change in points: below any real change
 
 
-def styled_table(table: pd.DataFrame) -> Styler:
+# Above this many cells a Styler costs seconds per rerun (and pandas refuses past 262,144): text columns instead.
+STYLED_CELLS = 20_000
+
+
+def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
     """The school table for st.dataframe: numeric columns (so they sort), hidden cells read '<10'.
 
     Change is in percentage points. No hidden figure is sent: its cell holds a negative stand-in.
+    A table too large to style comes back as the same columns in text, as shown.
     """
     shown = pd.DataFrame({
         "School": table["school"],
@@ -301,6 +306,14 @@ def styled_table(table: pd.DataFrame) -> Styler:
     styler = styler.format(lambda v: _stand_in(v) or percent(v), subset=["Rate"])
     # Top/bottom coded rates read as their range ('>=95%'), not as the coded number behind them.
     coded = ~table["suppressed"] & ~no_data & (table["rate_label"] != table["rate"].map(percent))
+    if shown.size > STYLED_CELLS:
+        text = shown.copy()
+        for col in counts:
+            text[col] = [_stand_in(v) or f"{int(v):,}" for v in shown[col]]
+        text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else f"{v:+.1f}" for v in shown["Change (pts)"]]
+        text["Rate"] = [_stand_in(v) or percent(v) for v in shown["Rate"]]
+        text.loc[coded, "Rate"] = table.loc[coded, "rate_label"]
+        return text
     for label, rows in table[coded].groupby("rate_label").groups.items():
         styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Rate"]])
     return styler  # fmt: skip

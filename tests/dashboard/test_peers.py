@@ -200,3 +200,15 @@ def test_figures_carry_labels_not_hidden_numbers() -> None:
     assert list(traces["Birch (X, NC)"].y) == [None, 0.75]  # 2023-24 hidden: a gap, not a number
     assert traces["Birch (X, NC)"].customdata[0][1] == "<10"
     assert "Nation (all schools)" in traces
+
+
+def test_a_table_too_large_to_style_is_sent_as_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = _table()
+    styled = peers.styled_table(table)
+    monkeypatch.setattr(peers, "STYLED_CELLS", 1)
+    text = peers.styled_table(table)
+    assert isinstance(text, pd.DataFrame)
+    html = styled.to_html()
+    for rate in text["Rate"]:  # what the Styler would draw, cell for cell
+        assert f" >{rate}</td>" in html or f" >{rate.replace('>', '&gt;').replace('<', '&lt;')}</td>" in html
+    assert (text["Rate"] == privacy.SUPPRESSED).sum() == table["suppressed"].sum()
