@@ -231,6 +231,19 @@ school_year_rollup = Table(
     Column("volunteer_hours", Float, nullable=False),
 )
 
+# Distinct partners are not additive, so they are counted once per grain: the nation, each state, each affiliate.
+partner_rollup = Table(
+    "partner_rollup",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("grain", String(10), primary_key=True, doc="national, state or affiliate"),
+    Column("place", ID, primary_key=True, doc="'' for the nation, else the state code or affiliate id"),
+    Column("partners", Integer, nullable=False),
+    Column("schools_reached", Integer, nullable=False),
+    Column("in_kind_usd", Float, nullable=False),
+    Column("volunteer_hours", Float, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,

@@ -17,6 +17,7 @@ from dashboard.db import (
     finances,
     outcome_rollup,
     outcomes,
+    partner_rollup,
     partners,
     partnerships,
     school_year_rollup,
@@ -190,10 +191,62 @@ _KPI_SUMS = {
 }
 
 
+def _partner_rollup_rows(filters: Filters, scope: Scope, level: Level) -> tuple[str, tuple[str, ...] | None] | None:
+    """(grain, places or None for all) when partner_rollup holds exactly this view, else None.
+
+    Distinct counts do not add up, so only a view that is one whole grain, or some of its places, qualifies.
+    """
+    if not uses_rollup(filters, level):
+        return None
+    affiliates = set(filters.affiliates) if filters.affiliates else None
+    if scope.affiliates is not None:
+        affiliates = set(scope.affiliates) & affiliates if affiliates is not None else set(scope.affiliates)
+    if level == "national":
+        if affiliates is None and not filters.states:
+            return "national", ("",)
+        if affiliates is None and len(filters.states) == 1:
+            return "state", tuple(filters.states)
+        if affiliates is not None and len(affiliates) == 1 and not filters.states:
+            return "affiliate", tuple(affiliates)
+        return None
+    if affiliates is None and level == "state":
+        return "state", tuple(filters.states) or None
+    if level == "affiliate" and not filters.states:
+        return "affiliate", tuple(sorted(affiliates)) if affiliates is not None else None
+    return None
+
+
+def _partners_from_rollup(
+    engine: sa.Engine, filters: Filters, level: Level, grain: str, places: tuple[str, ...] | None
+) -> pd.DataFrame:
+    r = partner_rollup.c
+    keys = [] if level == "national" else [r.place.label("state" if level == "state" else "affiliate_id")]
+    stmt = (
+        sa.select(
+            *keys,
+            r.school_year,
+            r.partners,
+            r.schools_reached,
+            r.in_kind_usd,
+            r.volunteer_hours.label("partner_volunteer_hours"),
+        )
+        .where(r.grain == grain, *([r.place.in_(places)] if places is not None else []))
+        .where(*year_condition(r.school_year, filters))
+        .order_by(*keys, r.school_year)
+    )
+    frame = read_frame(engine, stmt)
+    frame[["partners", "schools_reached"]] = frame[["partners", "schools_reached"]].astype("int64")
+    frame[["in_kind_usd", "partner_volunteer_hours"]] = frame[["in_kind_usd", "partner_volunteer_hours"]].astype(float)
+    return frame
+
+
 def partners_by_year(
     engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
 ) -> pd.DataFrame:
     """Per school year: distinct partners, schools reached, in-kind dollars and partner volunteer hours."""
+    rolled = _partner_rollup_rows(filters, scope, level)
+    if rolled is not None:
+        return _partners_from_rollup(engine, filters, level, *rolled)
     keys = level_keys(level)
     p = partnerships.c
     stmt = (

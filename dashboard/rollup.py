@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dashboard.db import outcome_rollup, outcomes, school_year_rollup, school_years, schools
+from dashboard.db import (
+    outcome_rollup,
+    outcomes,
+    partner_rollup,
+    partnerships,
+    school_year_rollup,
+    school_years,
+    schools,
+)
 
 
 def refresh(conn: sa.Connection) -> None:
-    """Rebuild both rollups from the fact tables on the caller's open transaction."""
+    """Rebuild the rollups from the fact tables on the caller's open transaction."""
     conn.execute(outcome_rollup.delete())
     conn.execute(school_year_rollup.delete())
     o = outcomes.c
@@ -49,3 +57,27 @@ def refresh(conn: sa.Connection) -> None:
             .group_by(sy.school_year, schools.c.state, schools.c.affiliate_id),
         )
     )
+    conn.execute(partner_rollup.delete())
+    p = partnerships.c
+    for grain, place in (
+        ("national", sa.literal("")),
+        ("state", schools.c.state),
+        ("affiliate", schools.c.affiliate_id),
+    ):
+        keys = [p.school_year] if grain == "national" else [p.school_year, place]
+        conn.execute(
+            partner_rollup.insert().from_select(
+                ["school_year", "grain", "place", "partners", "schools_reached", "in_kind_usd", "volunteer_hours"],
+                sa.select(
+                    p.school_year,
+                    sa.literal(grain),
+                    place,
+                    sa.func.count(sa.distinct(p.partner_id)),
+                    sa.func.count(sa.distinct(p.school_id)),
+                    sa.func.sum(p.in_kind_usd),
+                    sa.func.sum(p.volunteer_hours),
+                )
+                .select_from(partnerships.join(schools))
+                .group_by(*keys),
+            )
+        )

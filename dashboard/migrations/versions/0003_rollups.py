@@ -43,10 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("school_year", "state", "affiliate_id", name=op.f("pk_school_year_rollup")),
     )
     op.create_index("ix_partnerships_year_partner", "partnerships", ["school_year", "partner_id"])
-    # Databases loaded before this revision get their rollups filled now.
-    from dashboard import rollup
-
-    rollup.refresh(op.get_bind())
+    # Filled by revision 0004, which refreshes every rollup once the last of them exists.
 
 
 def downgrade() -> None:
