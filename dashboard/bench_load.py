@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,19 +44,8 @@ def throwaway(engine_url: str, folder: Path, name: str) -> Iterator[sa.Engine]:
         finally:
             engine.dispose()
         return
-    admin = db.create_engine(engine_url)
-    db_name = f"dashboard_bench_{name}_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
-    engine = db.create_engine(admin.url.set(database=db_name))
-    try:
-        db.upgrade(engine)
+    with db.throwaway_postgres(engine_url, f"dashboard_bench_{name}") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -399,3 +401,21 @@ def prepare(engine: sa.Engine, progress: Callable[[float, str], None] | None = N
 def engine() -> sa.Engine:
     """The process's one engine for the configured database."""
     return create_engine()
+
+
+@contextlib.contextmanager
+def throwaway_postgres(admin_url: str | sa.URL, prefix: str) -> Iterator[sa.Engine]:
+    """A new, upgraded PostgreSQL database on the server of `admin_url`, dropped (with its sessions) afterwards."""
+    admin = create_engine(str(admin_url) if isinstance(admin_url, str) else admin_url.render_as_string(False))
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

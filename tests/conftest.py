@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -56,9 +55,8 @@ def sqlite_engine(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return _fill(db.create_engine(f"sqlite:///{path}"), small_csv)
 
 
-@pytest.fixture(scope="session")
-def postgres_engine(small_csv: Path):
-    """A throwaway PostgreSQL database holding the small network; dropped afterwards."""
+def postgres_or_skip() -> None:
+    """Return when PostgreSQL answers; else fail (CI asked for it) or skip, saying why."""
     admin = db.create_engine(POSTGRES_URL)
     try:
         db.check_connection(admin)
@@ -66,17 +64,16 @@ def postgres_engine(small_csv: Path):
         if required("postgres"):
             pytest.fail(f"PostgreSQL is required but not reachable at {POSTGRES_URL}: {exc}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({exc}); set DASHBOARD_TEST_POSTGRES_URL to run these")
-    name = f"dashboard_test_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = db.create_engine(admin.url.set(database=name))
-    try:
-        yield _fill(engine, small_csv)
     finally:
-        engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(small_csv: Path):
+    """A throwaway PostgreSQL database holding the small network; dropped afterwards."""
+    postgres_or_skip()
+    with db.throwaway_postgres(POSTGRES_URL, "dashboard_test") as engine:
+        yield _fill(engine, small_csv)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

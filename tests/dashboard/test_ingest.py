@@ -6,7 +6,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard import contract, db, demo, ingest, queries
-from tests.conftest import POSTGRES_URL, required
+from tests.conftest import POSTGRES_URL, postgres_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 YEARS = ("2021-22", "2022-23")
@@ -48,25 +47,9 @@ def fresh_database(kind: str, folder: Path, name: str = "x") -> Iterator[sa.Engi
         yield engine
         engine.dispose()
         return
-    admin = db.create_engine(POSTGRES_URL)
-    try:
-        db.check_connection(admin)
-    except Exception as exc:
-        if required("postgres"):
-            pytest.fail(f"PostgreSQL is required but not reachable at {POSTGRES_URL}: {exc}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({exc}); set DASHBOARD_TEST_POSTGRES_URL to run these")
-    db_name = f"dashboard_ingest_{uuid.uuid4().hex[:8]}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
-    engine = db.create_engine(admin.url.set(database=db_name))
-    try:
-        db.upgrade(engine)
+    postgres_or_skip()
+    with db.throwaway_postgres(POSTGRES_URL, "dashboard_ingest") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

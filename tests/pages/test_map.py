@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
@@ -20,11 +19,8 @@ YEAR = "2022-23"
 
 
 @pytest.fixture
-def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "app_pages" / "map.py"), default_timeout=60)
+def app(open_page) -> AppTest:
+    return open_page("map")
 
 
 def _tables(at: AppTest) -> tuple[pd.DataFrame, pd.DataFrame]:

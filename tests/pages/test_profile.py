@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import formatting, queries
@@ -19,11 +18,8 @@ YEAR = "2022-23"
 
 
 @pytest.fixture
-def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "app_pages" / "profile.py"), default_timeout=60)
+def app(open_page) -> AppTest:
+    return open_page("profile")
 
 
 def _chart(at: AppTest, key: str) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import roi
@@ -23,11 +22,8 @@ def _ratio(app: AppTest) -> str:
 
 
 @pytest.fixture
-def app(sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "app_pages" / "roi.py"), default_timeout=60)
+def app(open_page) -> AppTest:
+    return open_page("roi")
 
 
 @pytest.mark.parametrize("year", [None, "2021-22"])
