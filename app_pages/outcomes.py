@@ -5,6 +5,7 @@ from dashboard import formatting, outcome_view
 
 engine, scope, years, year = page.year_page("Outcomes")
 metric = filters.metric()
+span = filters.trend_years(years)
 
 known = drill.places(engine, scope)
 path = drill.position(known)
@@ -43,7 +44,7 @@ else:
     table.data_expander(outcome_view.export_frame(bars), f"outcomes_{metric}_{year}")
 
 st.subheader("Year over year")
-trend_rates = data.outcome_rates(engine, path.filters(), scope, level="national")
+trend_rates = data.outcome_rates(engine, path.filters(span), scope, level="national")
 trend = outcome_view.suppressed_trend(trend_rates, metric)
 st.plotly_chart(outcome_view.trend_figure(trend, metric), key="outcome_trend")
-st.caption(f"{formatting.LABELS[metric]} for {here}, every school year.")
+st.caption(f"{formatting.LABELS[metric]} for {here}, {span[0]} to {span[-1]}.")

@@ -5,6 +5,7 @@ from dashboard import charts
 
 engine, scope, years, year = page.year_page("Impact overview")
 view = filters.school_filters(engine, scope, tiers=True)
+span = filters.trend_years(years)
 previous_year = page.previous_school_year(years, year)
 
 totals = data.kpi_totals(engine, view, scope).set_index("school_year")
@@ -48,8 +49,8 @@ picked = st.plotly_chart(
 navigation.open_state_outcomes(picked, year)
 table.data_expander(by_state, f"students_by_state_{year}")
 
-st.subheader("Students served by tier")
-by_tier = data.students_served_by_tier(engine, view, scope)
+st.subheader(f"Students served by tier, {span[0]} to {span[-1]}")
+by_tier = data.students_served_by_tier(engine, view.with_years(*span), scope)
 st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
 table.data_expander(by_tier, "students_served_by_tier")
 table.data_expander(totals.reset_index(), "kpis_by_year", "Data: every figure by year")

@@ -79,3 +79,24 @@ def metric(label: str = "Outcome", key: str = "metric") -> str:
                                   key=f"filter_{key}")  # fmt: skip
     st.query_params[key] = chosen
     return chosen
+
+
+def trend_years(years: list[str], key: str = "span") -> tuple[str, ...]:
+    """The span of school years trend charts cover, kept in ?span=2018-19..2024-25; all years by default."""
+    first, last = years[0], years[-1]
+    wanted = st.query_params.get(key, "")
+    start, _, end = wanted.partition("..")
+    if wanted and not (start in years and end in years and start <= end):
+        st.sidebar.info(f"Ignored an unknown span of years {wanted[:40]!r}; showing every year.")
+        start, end = first, last
+    elif not wanted:
+        start, end = first, last
+    if len(years) == 1:
+        return (first,)
+    start, end = st.sidebar.select_slider("Years in trends", years, value=(start, end), key=f"filter_{key}")
+    if (start, end) == (first, last):
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = f"{start}..{end}"
+    return tuple(y for y in years if start <= y <= end)

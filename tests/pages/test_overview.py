@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -185,3 +187,26 @@ def test_an_affiliate_outside_the_users_reach_is_dropped_with_a_notice(app: AppT
     app.run()
     assert not app.exception
     assert any("Ignored unknown affiliate" in i.value for i in app.sidebar.info)
+
+
+def test_the_span_of_years_narrows_the_trend_and_a_malformed_one_is_dropped(app: AppTest, raw) -> None:
+    years = sorted(raw["school_years"]["school_year"].unique())
+    app.query_params["span"] = f"{years[2]}..{years[4]}"
+    app.run()
+    assert not app.exception
+    tiers = json.loads(app.get("plotly_chart")[1].proto.spec)["data"]
+    assert {x for t in tiers for x in t["x"]} == set(years[2:5])
+    served = raw["school_years"].groupby("school_year")["tier1_students"].sum()
+    tier1 = next(t for t in tiers if t["name"].startswith("Tier 1"))
+    assert [int(v) for v in _plotly_values(tier1["y"])] == [int(served[y]) for y in years[2:5]]
+    app.query_params["span"] = "2030-31..1999-00"
+    app.run()
+    assert not app.exception
+    assert any("span of years" in i.value for i in app.sidebar.info)
+
+
+def _plotly_values(y: object) -> list[float]:
+    """Plotly JSON numbers, plain or base64 typed arrays."""
+    if isinstance(y, dict) and "bdata" in y:
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return list(y)
