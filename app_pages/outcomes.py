@@ -40,7 +40,8 @@ else:
         if hidden
         else ""
     )
-    st.caption(f"Rate = students who met the outcome / eligible students; hover for n.{note} {hint}")
+    st.caption(f"{outcome_view.spread(bars)} Rate = students who met the outcome / eligible students; hover for n."
+               f"{note} {hint}")  # fmt: skip
     table.data_expander(outcome_view.export_frame(bars), f"outcomes_{metric}_{year}")
 
 st.subheader("Year over year")

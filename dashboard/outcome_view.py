@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from dashboard import contract, geo, privacy, queries
 from dashboard.charts import TIER_COLOURS, TIER_NAMES
 from dashboard.db import schools
-from dashboard.formatting import LABELS, plotly_text
+from dashboard.formatting import LABELS, percent, plotly_text
 
 # The column queries.outcome_rates names the place by, per level of bars.
 PLACE_COLUMN = {"state": "state", "affiliate": "affiliate_id", "school": "school_id"}
@@ -176,6 +176,20 @@ def suppressed_places(bars: pd.DataFrame) -> list[str]:
     """'Tier 3 at Wake' for every suppressed bar, for the caption under the chart."""
     hidden = bars[bars["suppressed"]]
     return [f"Tier {int(t)} at {p}" for p, t in zip(hidden["place"], hidden["tier"], strict=True)]
+
+
+def spread(bars: pd.DataFrame) -> str:
+    """'Tier 3 ranges from 97% (Texas) to 100% (Iowa).' over the shown (not suppressed or coded) bars."""
+    parts = []
+    for tier in TIERS:
+        shown = bars[(bars["tier"] == tier) & ~bars["suppressed"] & (bars["rate_label"] == bars["rate"].map(percent))]
+        if len(shown) < 2:
+            continue
+        low, high = shown.loc[shown["rate"].idxmin()], shown.loc[shown["rate"].idxmax()]
+        parts.append(
+            f"tier {tier} from {percent(low['rate'])} ({low['place']}) to {percent(high['rate'])} ({high['place']})"
+        )
+    return f"Shown rates run {'; '.join(parts)}." if parts else ""
 
 
 def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:

@@ -144,3 +144,16 @@ def test_trend_hides_a_small_tier_and_its_complement() -> None:
     assert hidden == [["2023-24", 2], ["2023-24", 3]]
     fig = outcome_view.trend_figure(trend, "graduated")
     assert [t.y for t in fig.data] == [(0.5, None), (0.5, None)]
+
+
+def test_the_spread_names_the_lowest_and_highest_shown_rate_per_tier() -> None:
+    bars = pd.DataFrame({
+        "place": ["A", "B", "C", "A", "B", "C"],
+        "tier": [2, 2, 2, 3, 3, 3],
+        "rate": [0.91, 0.97, None, 0.80, 0.95, 0.99],
+        "rate_label": ["91%", "97%", "<10", "80%", "95%", ">=95%"],
+        "suppressed": [False, False, True, False, False, False],
+    })  # fmt: skip
+    text = outcome_view.spread(bars)
+    assert "tier 2 from 91% (A) to 97% (B)" in text
+    assert "tier 3 from 80% (A) to 95% (B)" in text  # C's coded >=95% is not a number to quote

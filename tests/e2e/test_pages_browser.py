@@ -1,6 +1,7 @@
 """Every page for every role in headless Chromium: it renders without an exception or console error, makes no
 request outside the app, passes axe-core, and is screenshotted; pages outside the role say so; a filter
-changes the URL and the figures; a CSV download holds the rows it should; sign-out returns to the form."""
+changes the URL and the figures; a CSV download holds the rows it should; sign-out returns to the form. Every
+page is also opened 390 px wide, as on a phone."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from dashboard import access, demo, users
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
 
 TIMEOUT = 90_000
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 from npm (MPL-2.0), kept for closed networks
 ROLES = {a.role: a for a in users.DEMO_ACCOUNTS}
 # Headings each page puts first: seeing it proves the page itself ran, not only the app around it.
@@ -126,7 +129,7 @@ def _metric(page: Page, label: str) -> str:
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, browser, role: str, network) -> None:
     account = ROLES[role]
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)
     watch = Watch(page, base_url)
@@ -151,6 +154,17 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, b
             assert not violations, violations
             assert not watch.errors, watch.errors
             assert not watch.outside, watch.outside
+
+        page.set_viewport_size(PHONE)
+        for spec in access.allowed(role):
+            name = Path(spec.script).stem
+            step = f"{role}-{name}-phone"
+            _open(page, base_url, spec.url_path)
+            expect(page.get_by_role("heading", name=TITLES[name], exact=True).first).to_be_visible(timeout=TIMEOUT)
+            assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+            _artifacts(page, step)
+        page.set_viewport_size(DESKTOP)
+        assert not watch.errors, watch.errors
 
         for spec in access.refused(role):
             step = f"{role}-refused-{Path(spec.script).stem}"
