@@ -16,8 +16,11 @@ places = map_view.places(
     data.map_partners(engine, view, scope, year),
     threshold,
 )
-# State totals count every school (a benchmark that names none), whatever the user's scope.
-totals = map_view.state_totals(data.kpi_by_state(engine, view.with_years(year), queries.EVERYTHING), threshold)
+# State totals count every school (a benchmark that names none), whatever the user's scope; for a lead only
+# the state and year narrow them, so a school-attribute filter cannot single out another affiliate's school.
+totals = map_view.state_totals(
+    data.kpi_by_state(engine, map_view.benchmark_filters(view, scope, year), queries.EVERYTHING), threshold
+)
 settings = map_view.MapSettings(
     asset_base=map_view.asset_base(st.get_option("server.baseUrlPath")),
     tile_url=config.get("tile_url"),

@@ -36,7 +36,7 @@ else:
     hidden = outcome_view.suppressed_places(bars)
     note = (
         f" {len(hidden)} cells are suppressed and marked '<10': fewer than 10 eligible students, or hidden so that "
-        f"a total cannot reveal a small cell ({', '.join(hidden[:6])}{', …' if len(hidden) > 6 else ''})."
+        f"a total cannot reveal a small cell ({formatting.markdown_text(', '.join(hidden[:6]))}{', …' if len(hidden) > 6 else ''})."
         if hidden
         else ""
     )

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import data, filters, kpi, navigation, page, table
-from dashboard import charts
+from dashboard import charts, config, privacy
 
 engine, scope, years, year = page.year_page("Impact overview")
 view = filters.school_filters(engine, scope, tiers=True)
@@ -39,7 +39,9 @@ kpi.cards(
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
 
 st.subheader(f"Students served by state, {year}")
-by_state = data.kpi_by_state(engine, view.with_years(year), scope)
+threshold = config.get("suppression_threshold")
+# Small student counts hidden before they reach a chart or a download; states and years complement each other.
+by_state = privacy.suppress_students(data.kpi_by_state(engine, view.with_years(year), scope), [[]], threshold)
 picked = st.plotly_chart(
     charts.state_tile_map(by_state, "students_served", "Students served"),
     key="state_map",
@@ -47,10 +49,12 @@ picked = st.plotly_chart(
     selection_mode="points",
 )
 navigation.open_state_outcomes(picked, year)
-table.data_expander(by_state, f"students_by_state_{year}")
+table.data_expander(privacy.with_labels(by_state, threshold), f"students_by_state_{year}")
 
 st.subheader(f"Students served by tier, {span[0]} to {span[-1]}")
 by_tier = data.students_served_by_tier(engine, view.with_years(*span), scope)
+by_tier = privacy.suppress_students(by_tier, [["school_year"]], threshold)
 st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
-table.data_expander(by_tier, "students_served_by_tier")
-table.data_expander(totals.reset_index(), "kpis_by_year", "Data: every figure by year")
+table.data_expander(privacy.with_labels(by_tier, threshold), "students_served_by_tier")
+by_year = privacy.suppress_students(totals.reset_index(), [], threshold)
+table.data_expander(privacy.with_labels(by_year, threshold), "kpis_by_year", "Data: every figure by year")

@@ -10,11 +10,16 @@ from dashboard import contract, formatting, geo, queries
 from dashboard.charts import TIER_NAMES
 
 
+def _shown(value: str, limit: int = 60) -> str:
+    """A value from the URL as it may appear in a notice: cut short, Markdown escaped (no links, no markup)."""
+    return "'" + formatting.markdown_text(value[:limit]) + "'"
+
+
 def school_year(years: list[str], key: str = "year") -> str:
     """One school year, read from and written to ?year=; an unknown value falls back to the latest with a notice."""
     wanted = st.query_params.get(key)
     if wanted is not None and wanted not in years:
-        st.sidebar.info(f"School year {wanted!r} is not in the data; showing the latest year instead.")
+        st.sidebar.info(f"School year {_shown(wanted)} is not in the data; showing the latest year instead.")
         wanted = None
     index = years.index(wanted) if wanted else len(years) - 1
     chosen = st.sidebar.selectbox("School year", years, index=index, key=f"filter_{key}")
@@ -27,7 +32,7 @@ def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]
     wanted = st.query_params.get_all(key)
     unknown = [w for w in wanted if w not in options]
     if unknown:
-        st.sidebar.info(f"Ignored unknown {label.lower()}: {', '.join(unknown)[:80]}")
+        st.sidebar.info(f"Ignored unknown {label.lower()}: {_shown(', '.join(unknown))}")
     chosen = st.sidebar.multiselect(label, options, default=[w for w in wanted if w in options], format_func=fmt,
                                     key=f"filter_{key}", placeholder="All")  # fmt: skip
     st.query_params[key] = chosen
@@ -72,7 +77,7 @@ def metric(label: str = "Outcome", key: str = "metric") -> str:
     """One outcome metric, kept in ?metric=; an unknown value falls back to the first with a notice."""
     wanted = st.query_params.get(key)
     if wanted is not None and wanted not in contract.METRICS:
-        st.sidebar.info(f"Ignored an unknown outcome {wanted[:40]!r}.")
+        st.sidebar.info(f"Ignored an unknown outcome {_shown(wanted)}.")
         wanted = None
     index = contract.METRICS.index(wanted) if wanted else 0
     chosen = st.sidebar.selectbox(label, contract.METRICS, index=index, format_func=formatting.LABELS.get,
@@ -87,7 +92,7 @@ def trend_years(years: list[str], key: str = "span") -> tuple[str, ...]:
     wanted = st.query_params.get(key, "")
     start, _, end = wanted.partition("..")
     if wanted and not (start in years and end in years and start <= end):
-        st.sidebar.info(f"Ignored an unknown span of years {wanted[:40]!r}; showing every year.")
+        st.sidebar.info(f"Ignored an unknown span of years {_shown(wanted)}; showing every year.")
         start, end = first, last
     elif not wanted:
         start, end = first, last

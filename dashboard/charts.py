@@ -16,7 +16,7 @@ def students_by_tier(frame: pd.DataFrame) -> go.Figure:
     for tier, part in frame.groupby("tier"):
         fig.add_bar(
             x=part["school_year"],
-            y=part["students"],
+            y=part["students"].astype("Float64").astype(float),  # a suppressed count is a gap, not a zero
             name=TIER_NAMES[int(tier)],
             marker_color=TIER_COLOURS[int(tier)],
             hovertemplate="%{x}: %{y:,} students<extra>" + TIER_NAMES[int(tier)] + "</extra>",
@@ -49,7 +49,21 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
     values = frame.set_index("state")[value]
     codes = list(STATE_TILES)
     fig = go.Figure()
-    empty = [c for c in codes if c not in values.index]
+    hidden = [c for c in codes if c in values.index and pd.isna(values[c])]  # suppressed: a small count
+    if hidden:
+        fig.add_scatter(
+            x=[STATE_TILES[c][1] for c in hidden],
+            y=[-STATE_TILES[c][0] for c in hidden],
+            mode="markers+text",
+            text=hidden,
+            customdata=[[c] for c in hidden],
+            marker={"symbol": "square", "size": 40, "color": "#D1D5DB"},
+            textfont={"color": "#374151"},
+            hovertemplate="%{text}: <10 (suppressed: too few students to show)<extra></extra>",
+            showlegend=False,
+        )
+    values = values.dropna()
+    empty = [c for c in codes if c not in values.index and c not in hidden]
     fig.add_scatter(
         x=[STATE_TILES[c][1] for c in empty],
         y=[-STATE_TILES[c][0] for c in empty],

@@ -21,7 +21,7 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from dashboard import formatting, geo, privacy
+from dashboard import formatting, geo, privacy, queries
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "map"
 STATES_FILE = STATIC / "us-states.geojson"
@@ -633,3 +633,15 @@ def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str],
 def export_frame(places_frame: pd.DataFrame) -> pd.DataFrame:
     """The places on the map as a download: one row per marker, suppressed counts blank."""
     return places_frame.drop(columns=["detail"]).rename(columns={"layer": "layer_kind"})
+
+
+def benchmark_filters(view: queries.Filters, scope: queries.Scope, year: str) -> queries.Filters:
+    """The filters the state choropleth is computed with.
+
+    Everyone sees every school in the state totals. A user with every school in scope gets all their filters
+    applied; an affiliate lead only the states and the year, because level, locale or Title I could otherwise
+    narrow a state to one school of another affiliate and show its figures.
+    """
+    if scope.affiliates is None:
+        return view.with_years(year)
+    return queries.Filters(school_years=(year,), states=view.states)

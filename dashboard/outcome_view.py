@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from dashboard import contract, geo, privacy, queries
 from dashboard.charts import TIER_COLOURS, TIER_NAMES
 from dashboard.db import schools
-from dashboard.formatting import LABELS, percent, plotly_text
+from dashboard.formatting import LABELS, markdown_text, percent, plotly_text
 
 # The column queries.outcome_rates names the place by, per level of bars.
 PLACE_COLUMN = {"state": "state", "affiliate": "affiliate_id", "school": "school_id"}
@@ -187,7 +187,7 @@ def spread(bars: pd.DataFrame) -> str:
             continue
         low, high = shown.loc[shown["rate"].idxmin()], shown.loc[shown["rate"].idxmax()]
         parts.append(
-            f"tier {tier} from {percent(low['rate'])} ({low['place']}) to {percent(high['rate'])} ({high['place']})"
+            f"tier {tier} from {percent(low['rate'])} ({markdown_text(low['place'])}) to {percent(high['rate'])} ({markdown_text(high['place'])})"
         )
     return f"Shown rates run {'; '.join(parts)}." if parts else ""
 

@@ -18,7 +18,7 @@ from pandas.io.formats.style import Styler
 
 from dashboard import contract, privacy, queries
 from dashboard.db import outcomes, school_years, schools
-from dashboard.formatting import LABELS, percent, plotly_text
+from dashboard.formatting import LABELS, markdown_text, percent, plotly_text
 
 MAX_SCHOOLS = 10
 PEER_KEYS = ["level", "locale", "title_i"]
@@ -72,7 +72,7 @@ def validate_schools(wanted: Iterable[str], known: Iterable[str], limit: int = M
     notices = []
     if unknown:
         shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
-        notices.append(f"Ignored {len(unknown)} school id(s) not in your schools: {shown[:80]}")
+        notices.append(f"Ignored {len(unknown)} school id(s) not in your schools: {markdown_text(shown[:80])}")
     if len(kept) > limit:
         notices.append(f"Up to {limit} schools can be compared; kept the first {limit} of {len(kept)}.")
         kept = kept[:limit]

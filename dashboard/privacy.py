@@ -180,3 +180,24 @@ def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD, top_
     if eligible < top_code_below and rate <= BOTTOM_CODE:
         return f"<={percent(BOTTOM_CODE)}"
     return percent(rate)
+
+
+# Columns of kpi_totals-shaped frames that count students (schools, partners and adult volunteers are not).
+STUDENT_COLUMNS = ("enrollment", "students_served", "tier1_students", "tier2_students", "case_managed", "students")
+
+
+def suppress_students(frame: pd.DataFrame, groups: list[list[str]], threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """suppress_counts over whichever student columns the frame has; other columns are kept as they are."""
+    columns = [c for c in STUDENT_COLUMNS if c in frame.columns]
+    if not columns or frame.empty:
+        return frame.assign(suppressed=False)
+    return suppress_counts(frame, columns, groups, threshold)
+
+
+def with_labels(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The frame for a table or download: suppressed student counts read '<10' instead of an empty cell."""
+    out = frame.copy()
+    for column in (c for c in STUDENT_COLUMNS if c in out.columns):
+        if out[column].isna().any():
+            out[column] = out[column].astype(object).where(out[column].notna(), suppressed_label(threshold))
+    return out

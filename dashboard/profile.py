@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dashboard import contract, geo, privacy, queries
 from dashboard.charts import TIER_COLOURS, TIER_NAMES
-from dashboard.formatting import LABELS, compact, plotly_text
+from dashboard.formatting import LABELS, compact, markdown_text, plotly_text
 
 KPI_LABELS = {
     "students_served": "Students served",
@@ -103,7 +103,7 @@ def choose(wanted: str | None, ids: list[str]) -> tuple[str, str | None]:
     """
     if wanted is None or wanted in ids:
         return (wanted or ids[0]), None
-    return ids[0], f"Affiliate {wanted[:40]!r} is not one you can view; showing another instead."
+    return ids[0], f"Affiliate '{markdown_text(wanted[:40])}' is not one you can view; showing another instead."
 
 
 def picker_labels(places: pd.DataFrame) -> dict[str, str]:

@@ -251,3 +251,12 @@ def test_vendored_files_are_the_recorded_ones() -> None:
         assert s["package"] and s["licence"]
     states = map_view.state_outlines()["features"]
     assert len(states) == 51 and {f["properties"]["code"] for f in states} >= {"DC", "AK", "HI", "NC"}
+
+
+def test_a_leads_state_totals_ignore_the_school_attribute_filters() -> None:
+    view = queries.Filters(states=("NC",), levels=("alternative",), locales=("rural",), title_i=False)
+    lead = queries.Scope(frozenset({"NC-CHARLOTTE"}))
+    assert map_view.benchmark_filters(view, lead, "2024-25") == queries.Filters(
+        school_years=("2024-25",), states=("NC",)
+    )
+    assert map_view.benchmark_filters(view, queries.EVERYTHING, "2024-25") == view.with_years("2024-25")

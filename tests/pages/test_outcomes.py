@@ -133,3 +133,11 @@ def test_the_metric_lives_in_the_url_and_an_unknown_one_is_dropped_with_a_notice
     app.run()
     assert not app.exception
     assert any("unknown outcome" in i.value for i in app.sidebar.info)
+
+
+def test_a_link_in_a_url_value_is_shown_as_text_not_as_a_link(app: AppTest) -> None:
+    app.query_params["metric"] = "[Sign in again](https://evil.example)"
+    app.run()
+    assert not app.exception
+    notice = next(i.value for i in app.sidebar.info if "unknown outcome" in i.value)
+    assert "\\[Sign in again\\]\\(https://evil" in notice  # escaped: Markdown draws it as the literal text

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -210,3 +211,25 @@ def _plotly_values(y: object) -> list[float]:
     if isinstance(y, dict) and "bdata" in y:
         return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
     return list(y)
+
+
+def test_one_small_school_in_view_leaves_no_small_count_in_charts_or_downloads(app: AppTest, raw) -> None:
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    sy = raw["school_years"].merge(raw["schools"], on="school_id")
+    sy = sy[sy["school_year"] == year]
+    small = sy[(sy["tier3_students"] > 0) & (sy["tier3_students"] < 10)].iloc[0]
+    app.query_params.update({"state": small["state"], "level": small["level"], "locale": small["locale"],
+                             "title_i": "yes" if small["title_i"] else "no"})  # fmt: skip
+    app.run()
+    assert not app.exception
+    in_view = sy[(sy["state"] == small["state"]) & (sy["level"] == small["level"])
+                 & (sy["locale"] == small["locale"]) & (sy["title_i"] == small["title_i"])]  # fmt: skip
+    assert in_view["tier3_students"].sum() < 10  # the view's tier 3 total is itself a small count
+    for frame in (df.value for df in app.dataframe):
+        for column in ("case_managed", "students"):
+            if column in frame.columns:
+                shown = pd.to_numeric(frame[column], errors="coerce").dropna()
+                assert not ((shown > 0) & (shown < 10)).any(), (column, frame.head())
+    spec = json.loads(app.get("plotly_chart")[1].proto.spec)
+    tier3 = next(t for t in spec["data"] if t["name"].startswith("Tier 3"))
+    assert all(v is None or v >= 10 or v == 0 for v in _plotly_values(tier3["y"]) if v == v)
