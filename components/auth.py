@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 
 import bcrypt
+import jwt
 import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -87,12 +89,26 @@ def _authenticator(hashes: dict[str, str], engine: sa.Engine) -> stauth.Authenti
 
 
 def _issued_at(token: dict) -> datetime | None:
-    """When the authenticator issued a cookie: its expiry less the configured lifetime."""
+    """When the cookie was issued, from the `iat` claim we add (None, hence refused, for a cookie without one)."""
     try:
-        expires = datetime.fromtimestamp(float(token["exp_date"]), UTC)
+        return datetime.fromtimestamp(float(token["iat"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    return expires - timedelta(days=float(config.get("cookie_expiry_days")))
+
+
+def _stamp_issue_time(authenticator: stauth.Authenticate) -> None:
+    """Make the authenticator's cookie carry when it was issued, so a sign-out can refuse every older one.
+
+    streamlit-authenticator 0.4.2 signs only username and expiry; the expiry less the lifetime setting would
+    shift whenever that setting changes.
+    """
+    model = authenticator.cookie_controller.cookie_model
+
+    def encode() -> str:
+        claims = {"username": st.session_state["username"], "exp_date": model.exp_date, "iat": time.time()}
+        return jwt.encode(claims, model.cookie_key, algorithm="HS256")
+
+    model._token_encode = encode
 
 
 def _set_signed_in(user: users.User) -> None:
@@ -161,6 +177,7 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
         hashes = _hashes(engine)
         _refuse_demo_settings(engine, hashes)
     authenticator = _authenticator(hashes, engine)  # renders the cookie manager once per run
+    _stamp_issue_time(authenticator)
     st.session_state[_AUTH] = authenticator
     st.session_state["_auth_engine"] = engine
     cookies = authenticator.cookie_controller
