@@ -199,8 +199,18 @@ def _check_state_csv(page: Page, network: demo.Network, role: str) -> None:
     """The students-by-state download of the filtered Overview: one row per state in view, sums from the raw rows."""
     expander = page.locator('[data-testid="stExpander"]').first
     expander.locator("summary").click()
-    with page.expect_download(timeout=TIMEOUT) as info:
-        expander.get_by_role("button", name="Download CSV").click()
+    wait_ready(page, TIMEOUT)
+    button = expander.get_by_role("button", name="Download CSV")
+    button.scroll_into_view_if_needed()
+    for attempt in range(3):  # a click landing while the page reruns is dropped, as for a person; click again
+        try:
+            with page.expect_download(timeout=30_000) as info:
+                button.click()
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            wait_ready(page, TIMEOUT)
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     year = max(network.school_years["school_year"])
     sy = network.school_years.merge(network.schools, on="school_id")
@@ -208,6 +218,9 @@ def _check_state_csv(page: Page, network: demo.Network, role: str) -> None:
     if role == "affiliate_lead":
         sy = sy[sy["affiliate_id"] == users.DEMO_LEAD_AFFILIATE]
     expected = sy.groupby("state")["students_served"].sum()
-    shown = pd.Series({r["state"]: int(float(r["students_served"])) for r in rows})
-    assert sorted(shown.index) == sorted(expected.index)
-    assert (shown.sort_index() == expected.sort_index()).all(), json.dumps(rows[:3])
+    assert sorted(r["state"] for r in rows) == sorted(expected.index)
+    # A state resting on a small count (or its complement) reads '<10'; every other one is exact.
+    shown = pd.Series({r["state"]: int(float(r["students_served"])) for r in rows if r["students_served"] != "<10"})
+    hidden = [r["state"] for r in rows if r["students_served"] == "<10"]
+    assert len(hidden) <= 2, hidden
+    assert (shown.sort_index() == expected[shown.index].sort_index()).all(), json.dumps(rows[:3])
