@@ -1,7 +1,7 @@
 """Every page for every role in headless Chromium: it renders without an exception or console error, makes no
-request outside the app, passes axe-core, and is screenshotted; pages outside the role say so; a filter
-changes the URL and the figures; a CSV download holds the rows it should; sign-out returns to the form. Every
-page is also opened 390 px wide, as on a phone."""
+request outside the app, passes axe-core, and is screenshotted; pages outside the role say so; a state on the
+Overview opens Outcomes there; a filter changes the URL and the figures; a CSV download holds the rows it should;
+sign-out returns to the form. Every page is also opened 390 px wide, as on a phone."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard import access, demo, users
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
+from tests.e2e.test_drilldown_browser import TILE_XY, _hover_then_click
 
 TIMEOUT = 90_000
 DESKTOP = {"width": 1440, "height": 900}
@@ -171,6 +172,20 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, b
             _open(page, base_url, spec.url_path)
             expect(page.get_by_role("heading", name="Not available for your role")).to_be_visible(timeout=TIMEOUT)
             assert page.get_by_role("heading", name=TITLES[Path(spec.script).stem], exact=True).count() == 0
+
+        step = f"{role}-drill"
+        _open(page, base_url, "")
+        tiles = (
+            page.locator('[data-testid="stPlotlyChart"]')
+            .filter(has=page.locator(".js-plotly-plot text", has_text="NC"))
+            .first
+        )
+        expect(tiles).to_be_visible(timeout=TIMEOUT)
+        _hover_then_click(page, tiles, TILE_XY, "NC", "NC:")
+        expect(page).to_have_url(re.compile(r"/outcomes\?(.*&)?state=NC(&|$)"), timeout=TIMEOUT)
+        wait_ready(page, TIMEOUT)
+        expect(page.get_by_role("button", name="North Carolina")).to_be_visible(timeout=TIMEOUT)
+        assert page.locator('[data-testid="stException"]').count() == 0
 
         step = f"{role}-filter"
         _open(page, base_url, "")
