@@ -30,7 +30,7 @@ else:
         clicked = str(points[0]["customdata"][0])
         target = path.child(clicked) if clicked in set(bars["place_id"]) else None
         if target is not None:
-            drill.go_to(target)
+            drill.go_to(target, clear="outcome_bars")
     hint = "Click a bar to see its affiliates." if level == "state" else ""
     hint = "Click a bar to see its schools." if level == "affiliate" else hint
     hidden = outcome_view.suppressed_places(bars)

@@ -30,8 +30,14 @@ def position(known: pd.DataFrame) -> outcome_view.DrillPath:
     return path
 
 
-def go_to(path: outcome_view.DrillPath) -> None:
-    """Move the drill to `path` and rerun the page."""
+def go_to(path: outcome_view.DrillPath, clear: str | None = None) -> None:
+    """Move the drill to `path` and rerun the page.
+
+    `clear` names a chart whose selection led here: it is dropped, or the next run at a level where that chart
+    is drawn again would read the old click once more and drill straight back.
+    """
+    if clear is not None and clear in st.session_state:
+        del st.session_state[clear]
     _write(path)
     st.rerun()
 
