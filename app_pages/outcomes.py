@@ -7,7 +7,7 @@ engine, scope, years, year = page.year_page("Outcomes")
 metric = filters.metric()
 span = filters.trend_years(years)
 
-known = drill.places(engine, scope)
+known = data.affiliate_choices(engine, scope)
 path = drill.position(known)
 affiliates = outcome_view.affiliate_names(known)
 drill.breadcrumb(path, affiliates)

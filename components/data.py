@@ -107,7 +107,7 @@ def top_partners(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def affiliate_choices(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
-    """Cached queries.place_names: the affiliates in the user's scope (affiliate_id, name, state)."""
+    """Cached queries.place_names: the affiliates in the user's scope (affiliate_id, name, state), for pickers and drills."""
     return queries.place_names(_engine, scope)
 
 

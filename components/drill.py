@@ -9,12 +9,6 @@ import streamlit as st
 from dashboard import formatting, outcome_view, queries
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def places(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
-    """Cached queries.place_names: the affiliates (and their states) the user may drill into."""
-    return queries.place_names(_engine, scope)
-
-
 @st.cache_data(show_spinner=False, max_entries=256)
 def school_names(_engine: sa.Engine, affiliate: str, scope: queries.Scope) -> dict[str, str]:
     """Cached outcome_view.school_names."""
