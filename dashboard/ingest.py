@@ -67,6 +67,11 @@ FOREIGN_KEYS: dict[tuple[str, str], str] = {
     ("finances", "affiliate_id"): "affiliates",
 }
 KEY_OF = {"affiliates": "affiliate_id", "schools": "school_id", "partners": "partner_id"}
+ROLLED_UP = ("school_years", "outcomes", "partnerships")  # the fact tables rollup.refresh sums
+
+# load_changes' row_key for "this load added rows to this table": one row per table instead of one per row, since
+# the rows a load added are the rows still carrying its load_id once the rows it changed are restored.
+ADDED = "*"
 
 INTEGER = re.compile(r"^-?\d+(\.0*)?$")
 FLOAT = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -301,7 +306,7 @@ def _read(path: Path, max_bytes: int, problems: list[Problem],
     if not text.strip():
         problems.append(Problem(name, None, None, None, "file is empty: expected a header row and data rows"))
         return None, data
-    header_line = text.lstrip("\ufeff").splitlines()[0]
+    header_line = (text.lstrip("\ufeff").partition("\n")[0].splitlines() or [""])[0]
     header = [c.strip() for c in next(csv.reader([header_line]))]
     for sep, sep_name in ((";", "semicolons (;)"), ("\t", "tabs")):
         if header_line.count(sep) > header_line.count(","):
@@ -372,19 +377,21 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
             out[col] = s
         elif col == "school_year":
             uniq = {v: contract.normalise_school_year(v) for v in s.unique()}
-            norm = s.map(uniq)
+            norm = s if all(k == v for k, v in uniq.items()) else s.map(uniq)
             check.flag(filled & norm.isna(), col, "school year must be written like 2021-22 (or 2021-2022)")
             out[col] = norm
         elif col in INT_COLUMNS or col in FLOAT_COLUMNS:
             pattern = INTEGER if col in INT_COLUMNS else FLOAT
-            good = s.str.fullmatch(pattern.pattern)
-            thousands = filled & ~good & s.str.fullmatch(THOUSANDS.pattern)
-            percent = filled & ~good & s.str.endswith("%")
-            check.flag(thousands, col, "thousands separators are not allowed: write 1200, not 1,200")
-            check.flag(percent, col, "percent signs are not allowed: the contract takes counts, not percentages")
-            kind = "a whole number" if col in INT_COLUMNS else "a number"
-            check.flag(filled & ~good & ~thousands & ~percent, col, f"must be {kind}")
-            num = pd.to_numeric(s.where(good.fillna(False) & filled), errors="coerce")
+            good = s.str.fullmatch(pattern.pattern).fillna(False) & filled
+            wrong = filled & ~good
+            if wrong.any():
+                thousands = wrong & s.str.fullmatch(THOUSANDS.pattern)
+                percent = wrong & s.str.endswith("%")
+                check.flag(thousands, col, "thousands separators are not allowed: write 1200, not 1,200")
+                check.flag(percent, col, "percent signs are not allowed: the contract takes counts, not percentages")
+                kind = "a whole number" if col in INT_COLUMNS else "a number"
+                check.flag(wrong & ~thousands & ~percent, col, f"must be {kind}")
+            num = _numbers(s if good.all() else s.where(good))
             if col not in ("latitude", "longitude"):
                 check.flag(num < 0, col, "must not be negative")
             out[col] = num
@@ -417,6 +424,17 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
     out["_row"] = check.rows
     out["_bad"] = check.bad.to_numpy()
     return out
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    """Floats of strings that matched INTEGER or FLOAT (missing as NaN), by one Arrow cast where that is exact."""
+    try:
+        num = s.astype("float64[pyarrow]").astype("float64")
+    except (ImportError, TypeError, ValueError):  # no pyarrow, or a value its parser refuses
+        return pd.to_numeric(s, errors="coerce")
+    if (num.abs() >= 2**53).any():  # past exact floats: whole numbers stay exact the slow way
+        return pd.to_numeric(s, errors="coerce")
+    return num
 
 
 def _check_rules(table: str, out: pd.DataFrame, check: _Checker) -> None:
@@ -470,18 +488,20 @@ def _check_duplicates(table: str, out: pd.DataFrame, check: _Checker) -> None:
 def _check_foreign_keys(conn: sa.Connection, frames: dict[str, pd.DataFrame], files: dict[str, str],
                         problems: list[Problem]) -> None:  # fmt: skip
     """Every referenced id must be in the database or in the same load."""
-    known: dict[str, set[str]] = {}
+    known: dict[str, pd.Index] = {}
     for parent, col in KEY_OF.items():
         table = db.metadata.tables[parent]
-        ids = set(conn.execute(sa.select(table.c[col])).scalars())
+        ids = list(conn.execute(sa.select(table.c[col])).scalars())
         if parent in frames:
-            ids |= set(frames[parent][col])
-        known[parent] = ids
+            ids += frames[parent][col].unique().tolist()
+        known[parent] = pd.Index(ids, dtype=object).unique()
     for (table, col), parent in FOREIGN_KEYS.items():
         if table not in frames:
             continue
         f = frames[table]
-        missing = f[col].notna() & (f[col] != "") & ~f[col].isin(known[parent])
+        # a hash lookup: Series.isin converts each of the many known ids to an Arrow scalar first
+        found = known[parent].get_indexer(f[col]) >= 0
+        missing = f[col].notna() & (f[col] != "") & ~found
         if missing.any():
             for row, val in zip(f.loc[missing, "_row"], f.loc[missing, col], strict=True):
                 problems.append(Problem(files[table], int(row), col, val,
@@ -591,6 +611,8 @@ def _existing(conn: sa.Connection, table: str, frame: pd.DataFrame) -> pd.DataFr
             if len(schools) <= 500:
                 stmt = stmt.where(t.c.school_id.in_(list(schools)))
         return _frame(conn, stmt, names)
+    if conn.execute(sa.select(t.c[key[0]]).limit(1)).first() is None:
+        return pd.DataFrame(columns=names)
     ids = list(frame[key[0]].unique())
     parts = [
         _frame(conn, sa.select(t).where(t.c[key[0]].in_(ids[i : i + 900])), names) for i in range(0, len(ids), 900)
@@ -642,7 +664,7 @@ def _tuples(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     columns = []
     for name in frame.columns:
         s = frame[name]
-        if (pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans) or s.dtype == bool:
+        if s.dtype != object and not s.hasnans:
             columns.append(s.tolist())
         elif pd.api.types.is_float_dtype(s.dtype):
             columns.append([None if v != v else v for v in s.tolist()])
@@ -660,6 +682,8 @@ def _row_keys(frame: pd.DataFrame, key: list[str]) -> list[str]:
     Keys are validated identifiers, school years, tiers and enumeration values, so they are formatted column by
     column; anything else falls back to json.dumps, which gives the same text.
     """
+    if frame.empty:
+        return []
     parts = []
     for k in key:
         s = frame[k]
@@ -700,7 +724,7 @@ def _insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
 
 def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.DataFrame, previous: pd.DataFrame,
            load_id: int) -> None:  # fmt: skip
-    """Insert added rows, update changed ones and record both in load_changes."""
+    """Insert added rows, update changed ones and record both in load_changes (added ones by one ADDED row)."""
     t = db.metadata.tables[table]
     key = list(contract.TABLES[table][0])
     _insert(conn, t, added.assign(load_id=load_id))
@@ -717,13 +741,29 @@ def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.Dat
         ]
         for i in range(0, len(upd), CHUNK):
             conn.execute(stmt, upd[i : i + CHUNK])
+    marks = [ADDED] if len(added) else []
     audit = pd.DataFrame({
         "load_id": load_id,
         "table_name": table,
-        "row_key": _row_keys(added, key) + _row_keys(previous, key),
-        "previous": [None] * len(added) + [json.dumps(r, default=str) for r in _records(previous)],
+        "row_key": marks + _row_keys(previous, key),
+        "previous": [None] * len(marks) + [json.dumps(r, default=str) for r in _records(previous)],
     })  # fmt: skip
     _insert(conn, db.load_changes, audit)
+
+
+def _years_to_refresh(diffs: dict[str, tuple]) -> set[str] | None:
+    """School years whose rollups a load changes, or None for all when a school moved state or affiliate."""
+    if "schools" in diffs:
+        _, changed, previous, _ = diffs["schools"]
+        for col in ("state", "affiliate_id"):
+            if (changed[col].to_numpy() != previous[col].to_numpy()).any():
+                return None
+    years: set[str] = set()
+    for table in ROLLED_UP:
+        if table in diffs:
+            added, changed, _, _ = diffs[table]
+            years |= set(added["school_year"].unique()) | set(changed["school_year"].unique())
+    return years
 
 
 # ---------------------------------------------------------------- public API
@@ -803,7 +843,7 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
         for t in order:
             added, changed, previous, _ = diffs[t]
             _write(conn, t, added, changed, previous, report.load_id)
-        rollup.refresh(conn)  # same transaction: readers see facts and rollups change together
+        rollup.refresh(conn, _years_to_refresh(diffs))  # same transaction: facts and rollups change together
         conn.execute(
             db.loads.update()
             .where(db.loads.c.load_id == report.load_id)
@@ -835,29 +875,36 @@ def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Sco
             conn, sa.select(lc.table_name, lc.row_key, lc.previous).where(lc.load_id == load_id),
             ["table_name", "row_key", "previous"],
         )  # fmt: skip
-        later = _frame(
-            conn,
-            sa.select(lc.table_name, lc.row_key, lc.load_id)
+        marked = set(changes.loc[changes["row_key"] == ADDED, "table_name"])
+        changes = changes[changes["row_key"] != ADDED]
+        later = (
+            sa.select(lc.table_name, lc.row_key, lc.load_id, lc.previous)
             .join(db.loads, db.loads.c.load_id == lc.load_id)
-            .where(lc.load_id > load_id, db.loads.c.status == "loaded"),
-            ["table_name", "row_key", "load_id"],
+            .where(lc.load_id > load_id, db.loads.c.status == "loaded", lc.row_key != ADDED)
         )
-        clash = later.merge(changes[["table_name", "row_key"]], on=["table_name", "row_key"])
-        if not clash.empty:
-            ids = ", ".join(map(str, sorted(clash["load_id"].unique(), reverse=True)))
+        same_key = _frame(conn, later, ["table_name", "row_key", "load_id", "previous"]).merge(
+            changes[["table_name", "row_key"]], on=["table_name", "row_key"]
+        )
+        blockers = set(same_key["load_id"])
+        if marked:
+            # a later load that changed a row this load added recorded it with this load's id
+            written_here = later.where(lc.table_name.in_(marked), lc.previous.like(f'%"load_id": {load_id}%'))
+            for row in conn.execute(written_here):
+                if json.loads(row.previous).get("load_id") == load_id:
+                    blockers.add(row.load_id)
+        if blockers:
+            ids = ", ".join(map(str, sorted(blockers, reverse=True)))
             raise LoadError(f"rows of load {load_id} were changed again by load(s) {ids}; undo those first")
+        years: set[str] | None = set()
         for table in reversed(contract.TABLES):
             t = db.metadata.tables[table]
             key = list(contract.TABLES[table][0])
             mine = changes[changes["table_name"] == table]
-            if mine.empty:
+            if mine.empty and table not in marked:
                 continue
-            added = mine[mine["previous"].isna()]
+            added = mine[mine["previous"].isna()]  # loads recorded before ADDED: one row per added row
             changed = mine[mine["previous"].notna()]
             where = [t.c[k] == sa.bindparam(f"k_{k}") for k in key]
-            deletes = [{f"k_{k}": v for k, v in json.loads(r).items()} for r in added["row_key"]]
-            for i in range(0, len(deletes), CHUNK):
-                conn.execute(t.delete().where(*where), deletes[i : i + CHUNK])
             if len(changed):
                 prev = [json.loads(p) for p in changed["previous"]]
                 values = [c for c in prev[0] if c not in key]
@@ -865,8 +912,21 @@ def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Sco
                 rows = [{**{f"k_{k}": p[k] for k in key}, **{f"v_{c}": p.get(c) for c in values}} for p in prev]
                 for i in range(0, len(rows), CHUNK):
                     conn.execute(stmt, rows[i : i + CHUNK])
-            touched[table] = len(mine)
-        rollup.refresh(conn)
+            deletes = [{f"k_{k}": v for k, v in json.loads(r).items()} for r in added["row_key"]]
+            for i in range(0, len(deletes), CHUNK):
+                conn.execute(t.delete().where(*where), deletes[i : i + CHUNK])
+            removed = 0
+            if table in marked:  # the rows it changed are restored above, so those left carrying its id it added
+                if table in ROLLED_UP and years is not None:
+                    added_years = sa.select(t.c.school_year).distinct().where(t.c.load_id == load_id)
+                    years |= set(conn.execute(added_years).scalars())
+                removed = conn.execute(t.delete().where(t.c.load_id == load_id)).rowcount
+            if table in ROLLED_UP and years is not None:
+                years |= {json.loads(r)["school_year"] for r in mine["row_key"]}
+            if table == "schools" and len(changed):
+                years = None  # a restored school may move back to another state or affiliate
+            touched[table] = len(mine) + removed
+        rollup.refresh(conn, years)
         conn.execute(db.loads.update().where(db.loads.c.load_id == load_id).values(status="undone"))
     return touched
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from dashboard import contract, db, demo, ingest, queries
+from dashboard import contract, db, demo, ingest, queries, rollup
 from tests.conftest import POSTGRES_URL, postgres_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -302,6 +303,139 @@ def test_undo_refused_while_a_later_load_changed_the_same_rows(
     ingest.undo_load(loaded, second.load_id)
     ingest.undo_load(loaded, first.load_id)
     pd.testing.assert_frame_equal(table(loaded, "outcomes"), before)
+
+
+def test_undo_refused_while_a_later_load_changed_rows_it_added(
+    loaded: sa.Engine, demo_csv: Path, tmp_path: Path
+) -> None:
+    before = {name: table(loaded, name) for name in ("schools", "outcomes")}
+    school = read(demo_csv, "schools").head(1).assign(school_id="ADDED-1")
+    oc = read(demo_csv, "outcomes")
+    oc = oc[oc["school_id"] == oc["school_id"].iloc[0]].assign(school_id="ADDED-1")
+    folder = tmp_path / "a"
+    write(folder, "schools", school)
+    write(folder, "outcomes", oc)
+    first = ingest.load_tables(loaded, [folder], "tester")
+    assert first.ok and (first.counts["schools"].added, first.counts["outcomes"].added) == (1, len(oc))
+    with loaded.connect() as conn:
+        recorded = conn.execute(sa.select(sa.func.count()).where(db.load_changes.c.load_id == first.load_id))
+        assert recorded.scalar_one() == 2  # one row per table that gained rows, not one per row
+    bigger = oc.head(2).assign(eligible=lambda f: (f["eligible"].astype(int) + 1000).astype(str))
+    second = ingest.load_tables(loaded, [write(tmp_path / "b", "outcomes", bigger)], "tester")
+    assert second.counts["outcomes"].changed == 2
+    with pytest.raises(ingest.LoadError, match=rf"load\(s\) {second.load_id}; undo those first"):
+        ingest.undo_load(loaded, first.load_id)
+    assert ingest.undo_load(loaded, second.load_id) == {"outcomes": 2}
+    assert ingest.undo_load(loaded, first.load_id) == {"outcomes": len(oc), "schools": 1}
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(table(loaded, name), frame)
+    assert_rollups_are_a_full_refresh(loaded)
+
+
+def test_a_load_recorded_one_row_per_added_row_is_still_undone(
+    loaded: sa.Engine, demo_csv: Path, tmp_path: Path
+) -> None:
+    """Loads recorded before ADDED kept one load_changes row per added row, holding the row's key."""
+    before = table(loaded, "outcomes")
+    oc = read(demo_csv, "outcomes")
+    rows = oc[oc["school_year"] == YEARS[0]].head(5).assign(school_year="2020-21")
+    report = ingest.load_tables(loaded, [write(tmp_path, "outcomes", rows)], "tester")
+    assert report.ok and report.counts["outcomes"].added == 5
+    keys = [
+        json.dumps({"school_id": r.school_id, "school_year": r.school_year, "tier": int(r.tier), "metric": r.metric})
+        for r in rows.itertuples()
+    ]
+    lc = db.load_changes
+    with loaded.begin() as conn:  # the old record, and rows no longer findable by their load_id
+        conn.execute(lc.delete().where(lc.c.load_id == report.load_id))
+        conn.execute(lc.insert(), [{"load_id": report.load_id, "table_name": "outcomes", "row_key": k} for k in keys])
+        conn.execute(db.outcomes.update().where(db.outcomes.c.load_id == report.load_id).values(load_id=None))
+    assert ingest.undo_load(loaded, report.load_id) == {"outcomes": 5}
+    pd.testing.assert_frame_equal(table(loaded, "outcomes"), before)
+    assert_rollups_are_a_full_refresh(loaded)
+
+
+def rollups(engine: sa.Engine, full: bool = False) -> dict[str, pd.DataFrame]:
+    """Every rollup table sorted by its key; with full, as a full refresh leaves them (then rolled back)."""
+    out = {}
+    with engine.connect() as conn:
+        if full:
+            rollup.refresh(conn)
+        for t in rollup.ROLLUPS:
+            key = [c.name for c in t.primary_key.columns]
+            out[t.name] = pd.read_sql(sa.select(t), conn).sort_values(key, ignore_index=True)
+        conn.rollback()
+    return out
+
+
+def assert_rollups_are_a_full_refresh(engine: sa.Engine) -> None:
+    kept, full = rollups(engine), rollups(engine, full=True)
+    for name, frame in full.items():
+        pd.testing.assert_frame_equal(kept[name], frame, obj=name)
+
+
+def test_rollups_after_a_load_and_its_undo_equal_a_full_refresh(
+    loaded: sa.Engine, demo_csv: Path, tmp_path: Path
+) -> None:
+    before = rollups(loaded)
+    first, last = YEARS
+    oc, sy, ps = (read(demo_csv, name) for name in ("outcomes", "school_years", "partnerships"))
+    new_year = sy[sy["school_year"] == last].assign(school_year="2020-21")  # a year the database does not hold
+    fix = tmp_path / "fix"
+    write(fix, "outcomes", oc[oc["school_year"] == last].assign(met="0"))
+    write(fix, "partnerships", ps[ps["school_year"] == last].head(40).assign(in_kind_usd="1234.5"))
+    write(fix, "school_years", new_year)
+    report = ingest.load_tables(loaded, [fix], "tester")
+    assert report.ok and report.counts["school_years"].added == len(new_year)
+    assert report.counts["outcomes"].changed > 0 and report.counts["partnerships"].changed > 0
+    after = rollups(loaded)
+    assert_rollups_are_a_full_refresh(loaded)
+    o, years = after["outcome_rollup"], after["school_year_rollup"]
+    assert (o.loc[o["school_year"] == last, "met"] == 0).all()
+    untouched = before["outcome_rollup"]
+    pd.testing.assert_frame_equal(o[o["school_year"] == first], untouched[untouched["school_year"] == first])
+    added = years[years["school_year"] == "2020-21"]
+    assert added["schools"].sum() == len(new_year)
+    assert added["students_served"].sum() == new_year["students_served"].astype(int).sum()
+
+    ingest.undo_load(loaded, report.load_id)
+    assert_rollups_are_a_full_refresh(loaded)
+    for name, frame in rollups(loaded).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+def test_rollups_follow_a_school_moved_to_another_affiliate_and_back(
+    loaded: sa.Engine, demo_csv: Path, tmp_path: Path
+) -> None:
+    before = rollups(loaded)
+    schools = read(demo_csv, "schools")
+    state = schools["state"].value_counts().index[0]
+    here = schools[schools["state"] == state]
+    one, other = here["affiliate_id"].drop_duplicates().head(2)
+    moved = here[here["affiliate_id"] == one].head(1).assign(affiliate_id=other)
+    report = ingest.load_tables(loaded, [write(tmp_path, "schools", moved)], "tester")
+    assert report.ok and report.counts["schools"].changed == 1
+    assert_rollups_are_a_full_refresh(loaded)
+    sy = read(demo_csv, "school_years")
+    school = moved["school_id"].iloc[0]
+    served = sy.loc[sy["school_id"] == school].set_index("school_year")["students_served"].astype(int)
+    r = rollups(loaded)["school_year_rollup"]
+    gained = r[r["affiliate_id"] == other].set_index("school_year")["students_served"]
+    had = before["school_year_rollup"]
+    had = had[had["affiliate_id"] == other].set_index("school_year")["students_served"]
+    assert (gained - had).dropna().to_dict() == served.to_dict()
+    ingest.undo_load(loaded, report.load_id)
+    assert_rollups_are_a_full_refresh(loaded)
+    for name, frame in rollups(loaded).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+def test_numbers_are_read_in_every_form_the_contract_allows() -> None:
+    written = pd.Series(["5.", ".5", "1e3", "-0.0", "007", "12.000", None, "1E-2", "1e999"])
+    read_as = ingest._numbers(written).tolist()
+    assert read_as[:6] == [5.0, 0.5, 1000.0, 0.0, 7.0, 12.0] and pd.isna(read_as[6])
+    assert read_as[7:] == [0.01, float("inf")]
+    assert ingest._numbers(pd.Series(["9007199254740993", "1"])).tolist() == [2**53 + 1, 1]  # past exact floats
 
 
 def test_utf8_bom_and_utf16_text_are_read_correctly(loaded: sa.Engine, demo_csv: Path, tmp_path: Path) -> None:
