@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from components import data, page, table
-from dashboard import contract, export, formatting, peers
+from dashboard import contract, formatting, peers
 
 engine, scope, years, year = page.year_page(
     "Schools", "Your schools side by side, and each against its peer group, its state and the nation."
@@ -59,8 +59,7 @@ else:
         st.plotly_chart(peers.benchmark_figure(bench, metric), key="school_benchmarks")
         comparison = peers.benchmark_export(bench)
         st.dataframe(comparison, hide_index=True, key="school_benchmark_table")
-        st.download_button("Download CSV", export.to_csv(comparison), file_name=f"schools_vs_peers_{metric}_{year}.csv",
-                           mime="text/csv", key="dl_school_benchmarks")  # fmt: skip
+        table.download_button(comparison, f"schools_vs_peers_{metric}_{year}")
         st.caption(f"Peer group: every school in the network with the same level, locale and Title I status. "
                    f"Peer, state and national rates are totals over all their schools. The percentile ranks the "
                    f"school's rate among the peer schools with {peers.MIN_ELIGIBLE} or more eligible students "
@@ -81,5 +80,4 @@ since = f"since {previous_year}" if previous_year else "(no earlier year loaded)
 st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
            "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students, "
            "or hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
-st.download_button("Download CSV", export.to_csv(peers.export_table(schools_table)),
-                   file_name=f"schools_{metric}_{year}.csv", mime="text/csv", key="dl_school_table")  # fmt: skip
+table.download_button(lambda: peers.export_table(schools_table), f"schools_{metric}_{year}")

@@ -59,14 +59,16 @@ loads = Table(
     Column("summary", Text, nullable=False, server_default=""),
 )
 
-# Previous versions of rows a load replaced, so the load can be undone exactly.
+# Previous versions of rows a load replaced, so the load can be undone exactly. Rows a load added are not listed
+# one by one: a single row with row_key '*' says the load added rows to that table, and undo deletes the rows that
+# still carry the load's load_id (older loads, recorded one row per added row, undo as before).
 load_changes = Table(
     "load_changes",
     metadata,
     Column("change_id", Integer, primary_key=True, autoincrement=True),
     Column("load_id", Integer, ForeignKey("loads.load_id"), nullable=False, index=True),
     Column("table_name", String(40), nullable=False),
-    Column("row_key", Text, nullable=False, doc="JSON of the primary key"),
+    Column("row_key", Text, nullable=False, doc="JSON of the primary key, or '*': the load added rows to the table"),
     Column("previous", Text, nullable=True, doc="JSON of the row before the load; NULL when the load added it"),
 )
 
@@ -246,6 +248,18 @@ partner_rollup = Table(
     Column("volunteer_hours", Float, nullable=False),
 )
 
+# Per school: each school's outcomes with the tiers summed, what school rates, peer groups and percentile ranks
+# are read from (the Schools page) instead of grouping the outcome rows on every view.
+school_outcome_rollup = Table(
+    "school_outcome_rollup",
+    metadata,
+    Column("metric", String(20), primary_key=True),
+    Column("school_year", YEAR, primary_key=True),
+    Column("school_id", ID, primary_key=True),
+    Column("eligible", BigInteger, nullable=False),
+    Column("met", BigInteger, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,
@@ -358,16 +372,27 @@ def check_connection(engine: sa.Engine) -> None:
         ) from None
 
 
+ROLLUPS_COMPLETE = "0005"  # the revision that created the last rollup table
+
+
 def upgrade(engine: sa.Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    from dashboard import rollup
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        # A database loaded before the newest rollup existed gets every rollup summed once, in the same transaction
+        # (the migrations only create the tables: the refresh needs all of them).
+        if before is not None and before < ROLLUPS_COMPLETE:
+            rollup.refresh(conn)
 
 
 def has_data(engine: sa.Engine) -> bool:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pandas.io.formats.style import Styler
 
 from dashboard import contract, privacy, queries
-from dashboard.db import outcomes, school_years, schools
+from dashboard.db import school_outcome_rollup, school_years, schools
 from dashboard.formatting import LABELS, markdown_text, percent, plotly_text
 
 MAX_SCHOOLS = 10
@@ -45,11 +45,6 @@ BENCHMARK_STYLE = {
 }
 
 
-def school_label(name: str, city: str, state: str) -> str:
-    """'Brookside High School (Houston, TX)'."""
-    return f"{name} ({city}, {state})"
-
-
 def school_directory(engine: sa.Engine, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
     """Schools in scope: school_id, name, city, state, affiliate_id, level, locale, title_i, label."""
     s = schools.c
@@ -60,7 +55,8 @@ def school_directory(engine: sa.Engine, scope: queries.Scope = queries.EVERYTHIN
     )
     frame = queries.read_frame(engine, stmt)
     frame["title_i"] = frame["title_i"].astype(bool)
-    frame["label"] = [school_label(*row) for row in frame[["name", "city", "state"]].itertuples(index=False)]
+    # 'Brookside High School (Houston, TX)'
+    frame["label"] = frame["name"] + " (" + frame["city"] + ", " + frame["state"] + ")"
     return frame
 
 
@@ -93,19 +89,22 @@ def school_rates(
     scope: queries.Scope = queries.EVERYTHING,
     school_ids: tuple[str, ...] = (),
     years: tuple[str, ...] = (),
+    network: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per school in scope x school year: eligible and met for `metric`, tiers 2 and 3 together.
 
-    A school outside the scope returns no rows, whatever ids are asked for.
+    A school outside the scope returns no rows, whatever ids are asked for. With every school in scope, `network`
+    (network_rates of the same years) holds these rows already and they are taken from it.
     """
-    o = outcomes.c
+    if network is not None and scope.affiliates is None and not school_ids:
+        return network[["school_id", "school_year", "eligible", "met"]].reset_index(drop=True)
+    r = school_outcome_rollup.c
     filters = queries.Filters(school_years=years, schools=school_ids)
     stmt = (
-        sa.select(o.school_id, o.school_year, sa.func.sum(o.eligible).label("eligible"), sa.func.sum(o.met).label("met"))
-        .select_from(outcomes.join(schools))
-        .where(o.metric == metric, *queries.school_conditions(filters, scope), *queries.year_condition(o.school_year, filters))
-        .group_by(o.school_id, o.school_year)
-        .order_by(o.school_id, o.school_year)
+        sa.select(r.school_id, r.school_year, r.eligible, r.met)
+        .select_from(school_outcome_rollup.join(schools, schools.c.school_id == r.school_id))
+        .where(r.metric == metric, *queries.school_conditions(filters, scope), *queries.year_condition(r.school_year, filters))
+        .order_by(r.school_id, r.school_year)
     )  # fmt: skip
     frame = queries.read_frame(engine, stmt)
     frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
@@ -126,55 +125,60 @@ def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries
     return frame
 
 
-def benchmark_rates(engine: sa.Engine, metric: str, years: tuple[str, ...] = ()) -> pd.DataFrame:
+def network_rates(engine: sa.Engine, metric: str, years: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every school of the network x school year with `metric`: school_id, school_year, peer keys, state, eligible
+    and met, ordered like school_rates.
+
+    What the peer, state and national benchmarks and the percentile ranks are computed from; never shown as it is.
+    """
+    r, s = school_outcome_rollup.c, schools.c
+    # Two narrow reads joined here: the school attributes once per school, not once per school and year.
+    stmt = (
+        sa.select(r.school_id, r.school_year, r.eligible, r.met)
+        .where(r.metric == metric, *queries.year_condition(r.school_year, queries.Filters(years)))
+        .order_by(r.school_id, r.school_year)
+    )
+    rates = queries.read_frame(engine, stmt)
+    rates[["eligible", "met"]] = rates[["eligible", "met"]].astype("int64")
+    keys = queries.read_frame(engine, sa.select(s.school_id, s.level, s.locale, s.title_i, s.state))
+    keys["title_i"] = keys["title_i"].astype(bool)
+    frame = rates.merge(keys, on="school_id", how="inner", validate="many_to_one")
+    return frame[["school_id", "school_year", "level", "locale", "title_i", "state", "eligible", "met"]]
+
+
+def benchmark_rates(
+    engine: sa.Engine, metric: str, years: tuple[str, ...] = (), network: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Network-wide aggregates of `metric`, never naming a school: one row per benchmark x group x year.
 
     Columns: benchmark ('peer', 'state', 'nation'), level, locale, title_i (peer rows), state (state rows),
-    school_year, schools (contributing), eligible, met, rate.
+    school_year, schools (contributing: with an eligible student), eligible, met, rate. `network` is
+    network_rates, read when not given.
     """
-    o, s = outcomes.c, schools.c
-    groupings = {"peer": [s.level, s.locale, s.title_i], "state": [s.state], "nation": []}
+    if network is None:
+        network = network_rates(engine, metric, years)
+    contributing = network[network["eligible"] > 0]
+    groupings = {"peer": ["level", "locale", "title_i"], "state": ["state"], "nation": []}
     parts = []
     for name, keys in groupings.items():
-        stmt = (
-            sa.select(
-                *keys,
-                o.school_year,
-                sa.func.count(sa.distinct(o.school_id)).label("schools"),
-                sa.func.sum(o.eligible).label("eligible"),
-                sa.func.sum(o.met).label("met"),
-            )
-            .select_from(outcomes.join(schools))
-            .where(o.metric == metric, o.eligible > 0, *queries.year_condition(o.school_year, queries.Filters(years)))
-            .group_by(*keys, o.school_year)
+        sums = contributing.groupby([*keys, "school_year"], as_index=False).agg(
+            schools=("eligible", "size"), eligible=("eligible", "sum"), met=("met", "sum")
         )
-        parts.append(queries.read_frame(engine, stmt).assign(benchmark=name))
+        parts.append(sums.assign(benchmark=name))
     frame = pd.concat(parts, ignore_index=True)
-    for col in ("level", "locale", "title_i", "state"):
-        if col not in frame:
-            frame[col] = None
-    frame[["schools", "eligible", "met"]] = frame[["schools", "eligible", "met"]].astype("int64")
+    for col in ("level", "locale", "state"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame["title_i"] = frame["title_i"].map(lambda v: None if pd.isna(v) else bool(v)).astype(object)
+    frame[["schools", "eligible", "met"]] = frame[["schools", "eligible", "met"]].astype("int64")
     frame["rate"] = frame["met"] / frame["eligible"]
     cols = ["benchmark", "level", "locale", "title_i", "state", "school_year", "schools", "eligible", "met", "rate"]
     return frame[cols]
 
 
-def _peer_distribution(engine: sa.Engine, metric: str, year: str) -> pd.DataFrame:
+def _peer_distribution(network: pd.DataFrame, year: str) -> pd.DataFrame:
     """Per ranked school of the network in `year` (>= MIN_ELIGIBLE eligible): peer keys, eligible, met; no ids."""
-    o, s = outcomes.c, schools.c
-    eligible = sa.func.sum(o.eligible)
-    stmt = (
-        sa.select(s.level, s.locale, s.title_i, eligible.label("eligible"), sa.func.sum(o.met).label("met"))
-        .select_from(outcomes.join(schools))
-        .where(o.metric == metric, o.school_year == year)
-        .group_by(o.school_id, s.level, s.locale, s.title_i)
-        .having(eligible >= MIN_ELIGIBLE)
-    )
-    frame = queries.read_frame(engine, stmt)
-    frame["title_i"] = frame["title_i"].astype(bool)
-    frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
-    return frame
+    ranked = network[(network["school_year"] == year) & (network["eligible"] >= MIN_ELIGIBLE)]
+    return ranked[["level", "locale", "title_i", "eligible", "met"]].reset_index(drop=True)
 
 
 def percentile_rank(met: int, eligible: int, peers: pd.DataFrame) -> float:
@@ -330,20 +334,26 @@ def benchmarks(
     school_ids: tuple[str, ...],
     scope: queries.Scope = queries.EVERYTHING,
     rates: pd.DataFrame | None = None,
+    network: pd.DataFrame | None = None,
+    directory: pd.DataFrame | None = None,
     aggregates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each chosen school (in scope) against its peer group, its state and the nation in `year`.
 
-    `rates` (suppressed_school_rates over the scope) and `aggregates` (benchmark_rates) are read when not given.
+    `rates` (suppressed_school_rates over the scope), `network` (network_rates), `directory` (school_directory
+    of the scope) and `aggregates` (benchmark_rates) are read or summed when not given.
     Columns: school_id, school, state, peer_group, rate, rate_label, suppressed, peer_rate, peer_schools,
     state_rate, state_schools, national_rate, national_schools, percentile, ranked, percentile_text. A benchmark with fewer than
     MIN_OTHER_SCHOOLS schools outside the user's own is NaN.
     """
-    directory = school_directory(engine, scope)
+    if directory is None:
+        directory = school_directory(engine, scope)
     if rates is None:
         rates = suppressed_school_rates(school_rates(engine, metric, scope, years=(year,)))
+    if network is None:
+        network = network_rates(engine, metric, (year,))
     if aggregates is None:
-        aggregates = benchmark_rates(engine, metric, (year,))
+        aggregates = benchmark_rates(engine, metric, network=network[network["school_year"] == year])
     chosen = directory[directory["school_id"].isin(school_ids)]
     if chosen.empty:
         return pd.DataFrame(columns=["school_id", "school", "state", "peer_group", "rate", "rate_label", "suppressed",
@@ -353,7 +363,7 @@ def benchmarks(
     year_rates = rates[rates["school_year"] == year]
     own = directory.merge(year_rates[year_rates["eligible"].fillna(1) > 0][["school_id"]], on="school_id")
     agg = aggregates[aggregates["school_year"] == year]
-    distribution = _peer_distribution(engine, metric, year)
+    distribution = _peer_distribution(network, year)
     restricted = scope.affiliates is not None
     rows = []
     for school in chosen.itertuples(index=False):

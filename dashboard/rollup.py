@@ -1,10 +1,12 @@
-"""The rollup tables: fact tables summed by school year, state and affiliate, rebuilt from them.
+"""The rollup tables: fact tables summed by school year and by state and affiliate (or school), rebuilt from them.
 
 `refresh` runs inside the transaction that changed the facts (a load, an undo, the demo build), so a
 reader sees the facts and their rollups change together or not at all.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -13,16 +15,30 @@ from dashboard.db import (
     outcomes,
     partner_rollup,
     partnerships,
+    school_outcome_rollup,
     school_year_rollup,
     school_years,
     schools,
 )
 
+ROLLUPS = (outcome_rollup, school_year_rollup, partner_rollup, school_outcome_rollup)
 
-def refresh(conn: sa.Connection) -> None:
-    """Rebuild the rollups from the fact tables on the caller's open transaction."""
-    conn.execute(outcome_rollup.delete())
-    conn.execute(school_year_rollup.delete())
+
+def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
+    """Rebuild the rollups from the fact tables on the caller's open transaction: every school year, or only `years`.
+
+    Every rollup row is keyed by school year and sums facts of that year only, so rebuilding the years whose
+    facts changed leaves the rollups equal to a full rebuild.
+    """
+    chosen = None if years is None else sorted(set(years))
+    if chosen == []:
+        return
+
+    def of_years(column: sa.ColumnElement) -> list[sa.ColumnElement]:
+        return [] if chosen is None else [column.in_(chosen)]
+
+    for t in ROLLUPS:
+        conn.execute(t.delete().where(*of_years(t.c.school_year)))
     o = outcomes.c
     conn.execute(
         outcome_rollup.insert().from_select(
@@ -37,7 +53,16 @@ def refresh(conn: sa.Connection) -> None:
                 sa.func.sum(o.met),
             )
             .select_from(outcomes.join(schools))
+            .where(*of_years(o.school_year))
             .group_by(o.school_year, schools.c.state, schools.c.affiliate_id, o.tier, o.metric),
+        )
+    )
+    conn.execute(
+        school_outcome_rollup.insert().from_select(
+            ["metric", "school_year", "school_id", "eligible", "met"],
+            sa.select(o.metric, o.school_year, o.school_id, sa.func.sum(o.eligible), sa.func.sum(o.met))
+            .where(*of_years(o.school_year))
+            .group_by(o.metric, o.school_year, o.school_id),
         )
     )
     sy = school_years.c
@@ -54,10 +79,10 @@ def refresh(conn: sa.Connection) -> None:
                 *(sa.func.sum(sy[name]) for name in sums),
             )
             .select_from(school_years.join(schools))
+            .where(*of_years(sy.school_year))
             .group_by(sy.school_year, schools.c.state, schools.c.affiliate_id),
         )
     )
-    conn.execute(partner_rollup.delete())
     p = partnerships.c
     for grain, place in (
         ("national", sa.literal("")),
@@ -78,6 +103,7 @@ def refresh(conn: sa.Connection) -> None:
                     sa.func.sum(p.volunteer_hours),
                 )
                 .select_from(partnerships.join(schools))
+                .where(*of_years(p.school_year))
                 .group_by(*keys),
             )
         )

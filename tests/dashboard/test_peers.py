@@ -212,3 +212,13 @@ def test_a_table_too_large_to_style_is_sent_as_the_same_text(monkeypatch: pytest
     for rate in text["Rate"]:  # what the Styler would draw, cell for cell
         assert f" >{rate}</td>" in html or f" >{rate.replace('>', '&gt;').replace('<', '&lt;')}</td>" in html
     assert (text["Rate"] == privacy.SUPPRESSED).sum() == table["suppressed"].sum()
+
+
+def test_an_admins_school_rates_taken_from_the_network_rows_equal_the_query(engine) -> None:
+    network = peers.network_rates(engine, METRIC)
+    pd.testing.assert_frame_equal(
+        peers.school_rates(engine, METRIC, network=network), peers.school_rates(engine, METRIC)
+    )
+    assert peers.school_rates(engine, METRIC, queries.Scope(frozenset({"x"})), network=network).empty, (
+        "a lead's rates never come from the whole network"
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from dashboard import queries
+from dashboard import db, queries
 from dashboard.queries import Filters, Scope
 
 
@@ -152,3 +153,21 @@ def test_sql_text_in_a_filter_value_is_just_a_value(engine) -> None:
 
 def test_school_years_available(engine, raw) -> None:
     assert queries.school_years_available(engine) == sorted(raw["school_years"]["school_year"].unique())
+
+
+def test_read_frame_gives_what_sqlalchemy_rows_give_on_either_path(engine) -> None:
+    s, o = db.schools.c, db.outcomes.c
+    plain = (
+        sa.select(o.school_id, o.school_year, o.tier, o.eligible)
+        .order_by(o.school_id, o.school_year, o.tier)
+        .limit(500)
+    )
+    typed = sa.select(s.school_id, s.title_i, s.latitude).order_by(s.school_id)
+    for stmt in (plain, typed):
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        expected = pd.DataFrame([tuple(r) for r in rows], columns=list(stmt.selected_columns.keys()))
+        got = queries.read_frame(engine, stmt)
+        pd.testing.assert_frame_equal(got, expected)
+        assert len(got) > 0
+    assert {type(v) for v in queries.read_frame(engine, typed)["title_i"]} == {bool}, "booleans stay booleans"

@@ -123,3 +123,33 @@ def test_one_rollup_row_per_year_state_affiliate_tier_and_metric(engine: sa.Engi
     assert rows == expected
     sy = raw["school_years"].merge(raw["schools"][["school_id", "state", "affiliate_id"]], on="school_id")
     assert year_rows == sy.groupby(["school_year", "state", "affiliate_id"]).ngroups
+
+
+def _school_rollup(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.school_outcome_rollup)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in db.school_outcome_rollup.c])
+    return _sorted(frame.astype({"eligible": "int64", "met": "int64"}))
+
+
+def _school_sums(raw) -> pd.DataFrame:
+    sums = raw["outcomes"].groupby(["metric", "school_year", "school_id"], as_index=False)[["eligible", "met"]].sum()
+    return _sorted(
+        sums[["metric", "school_year", "school_id", "eligible", "met"]].astype({"eligible": "int64", "met": "int64"})
+    )
+
+
+def test_the_school_rollup_is_each_schools_tiers_summed(engine: sa.Engine, raw) -> None:
+    pd.testing.assert_frame_equal(_school_rollup(engine), _school_sums(raw))
+
+
+def test_a_database_from_before_the_school_rollup_gets_it_filled_on_upgrade(sqlite_engine, raw, tmp_path) -> None:
+    copy = db.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with sqlite_engine.connect() as src, copy.connect() as dst:
+        src.connection.dbapi_connection.backup(dst.connection.dbapi_connection)
+    with copy.begin() as conn:  # as revision 0004 left it
+        conn.execute(sa.text("DROP TABLE school_outcome_rollup"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+    db.upgrade(copy)
+    pd.testing.assert_frame_equal(_school_rollup(copy), _school_sums(raw))
+    copy.dispose()

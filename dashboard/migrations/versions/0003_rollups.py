@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("school_year", "state", "affiliate_id", name=op.f("pk_school_year_rollup")),
     )
     op.create_index("ix_partnerships_year_partner", "partnerships", ["school_year", "partner_id"])
-    # Filled by revision 0004, which refreshes every rollup once the last of them exists.
+    # Filled by db.upgrade, which refreshes every rollup once the last of them exists.
 
 
 def downgrade() -> None:

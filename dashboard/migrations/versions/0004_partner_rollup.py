@@ -25,10 +25,7 @@ def upgrade() -> None:
         sa.Column("volunteer_hours", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("school_year", "grain", "place", name=op.f("pk_partner_rollup")),
     )
-    # Databases loaded before this revision get every rollup filled now (the refresh rebuilds them all).
-    from dashboard import rollup
-
-    rollup.refresh(op.get_bind())
+    # Filled by db.upgrade, which refreshes every rollup once the last of them exists.
 
 
 def downgrade() -> None:
