@@ -1,38 +1,29 @@
 import streamlit as st
-from streamlit_folium import st_folium
 
-from components import data, filters, page, table
-from dashboard import config, map_view, queries
+from components import filters, folium_map, page, table
+from dashboard import config, map_view
 
 engine, scope, years, year = page.year_page(
     "Map", "Affiliates, schools and community partners, over the students served in each state."
 )
 view = filters.school_filters(engine, scope)
 threshold = config.get("suppression_threshold")
-
-places = map_view.places(
-    data.map_schools(engine, view, scope, year),
-    data.map_affiliates(engine, view, scope, year),
-    data.map_partners(engine, view, scope, year),
-    threshold,
-)
-# State totals count every school (a benchmark that names none), whatever the user's scope; for a lead only
-# the state and year narrow them, so a school-attribute filter cannot single out another affiliate's school.
-totals = map_view.state_totals(
-    data.kpi_by_state(engine, map_view.benchmark_filters(view, scope, year), queries.EVERYTHING), threshold
-)
 settings = map_view.MapSettings(
     asset_base=map_view.asset_base(st.get_option("server.baseUrlPath")),
     tile_url=config.get("tile_url"),
     tile_attribution=config.get("tile_attribution"),
     threshold=threshold,
 )
+drawn = folium_map.drawn(engine, view, scope, year, settings)
+places, totals = drawn.places, drawn.totals
 
 if scope.affiliates is not None:
     st.caption("Your affiliates' schools and partners are on the map; other places count only in the state totals.")
 if totals.empty:
     st.info(f"No schools match these filters in {year}. Clear a filter in the sidebar to see more.")
     st.stop()
+if not drawn.draws_points:
+    st.info(map_view.too_many_text(drawn.schools_in_view, drawn.partners_in_view), icon=":material/zoom_in:")
 
 
 def show_card(card: map_view.Card | None) -> None:
@@ -58,13 +49,7 @@ def map_and_card() -> None:
     """Map and card rerun alone on a click: the page's queries above are not asked again."""
     left, right = st.columns([3, 1])
     with left:
-        event = st_folium(
-            map_view.build_map(places, totals, year, settings),
-            key="map",
-            height=620,
-            use_container_width=True,
-            returned_objects=["last_object_clicked_tooltip"],
-        )
+        event = folium_map.show(drawn, key="map")
     with right:
         key = map_view.clicked((event or {}).get("last_object_clicked_tooltip"))
         show_card(map_view.card(places, totals, key, year, threshold) if key else None)

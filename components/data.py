@@ -127,7 +127,8 @@ def school_directory(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def school_metric_rates(_engine: sa.Engine, metric: str, scope: queries.Scope) -> pd.DataFrame:
     """Cached per-school rates of `metric` in scope, every year, already suppressed (dashboard.peers)."""
-    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope))
+    network = network_rates(_engine, metric) if scope.affiliates is None else None
+    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope, network=network))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -136,33 +137,22 @@ def school_students_served(_engine: sa.Engine, year: str, scope: queries.Scope) 
     return peers.students_served(_engine, year, scope)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def network_rates(_engine: sa.Engine, metric: str) -> pd.DataFrame:
+    """Cached dashboard.peers.network_rates: every school's `metric` with its peer keys, unnamed, every year."""
+    return peers.network_rates(_engine, metric)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def benchmark_rates(_engine: sa.Engine, metric: str) -> pd.DataFrame:
     """Cached dashboard.peers.benchmark_rates: peer-group, state and national aggregates of `metric`, every year."""
-    return peers.benchmark_rates(_engine, metric)
+    return peers.benchmark_rates(_engine, metric, network=network_rates(_engine, metric))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def school_benchmarks(_engine: sa.Engine, metric: str, year: str, school_ids: tuple[str, ...],
                       scope: queries.Scope) -> pd.DataFrame:  # fmt: skip
     """Cached dashboard.peers.benchmarks: the chosen schools against peers, state and nation in `year`."""
-    rates = school_metric_rates(_engine, metric, scope)
-    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates, benchmark_rates(_engine, metric))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def map_schools(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
-    """Cached queries.map_schools: the schools in view placed on the Map page."""
-    return queries.map_schools(_engine, filters, scope, year)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def map_affiliates(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
-    """Cached queries.map_affiliates: the affiliates in view placed on the Map page."""
-    return queries.map_affiliates(_engine, filters, scope, year)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def map_partners(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> pd.DataFrame:
-    """Cached queries.map_partners: the partners serving schools in view, for the Map page."""
-    return queries.map_partners(_engine, filters, scope, year)
+    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope),
+                            network=network_rates(_engine, metric), directory=school_directory(_engine, scope),
+                            aggregates=benchmark_rates(_engine, metric))  # fmt: skip

@@ -8,6 +8,7 @@ as text (textContent, or HTML-escaped where Leaflet takes HTML), never as markup
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import folium
 import folium.plugins
+import folium.template
 import numpy as np
 import pandas as pd
 from branca.element import Element, MacroElement
@@ -93,6 +95,9 @@ PLACE_COLUMNS = [
     "volunteer_hours",
     "suppressed",
 ]
+# The page carries about 190 bytes per place: 15,000 places keep it under 3 MB and its markers within 3 s of
+# navigation in a browser. Past that, schools and partners wait for a narrower view (a state, an affiliate).
+MAX_PLACES = 15_000
 CLICK_KEY = re.compile(r"\|(affiliate|school|partner|state):([A-Za-z0-9_-]{1,40})$")
 
 
@@ -184,15 +189,31 @@ def _school_details(schools: pd.DataFrame) -> list[str]:
 
 
 def places(
-    schools: pd.DataFrame, affiliates: pd.DataFrame, partners: pd.DataFrame, threshold: int = 10
+    schools: pd.DataFrame | None, affiliates: pd.DataFrame, partners: pd.DataFrame | None, threshold: int = 10
 ) -> pd.DataFrame:
     """One row per place on the map (PLACE_COLUMNS), student counts suppressed below `threshold`.
 
     Schools are suppressed with their affiliate as the complementary group (an affiliate's total is on the map
-    too); affiliates with their state. Places without coordinates are left out (see `unplaced`).
+    too); affiliates with their state. Places without coordinates are left out (see `unplaced`). Schools and
+    partners are None when there are too many to draw (see `draws_points`).
     """
+    aff = _affiliate_places(affiliates, threshold)
+    sch = None if schools is None else _school_places(schools, threshold)
+    par = None if partners is None else _partner_places(partners)
+    frames = [f.reindex(columns=PLACE_COLUMNS) for f in (aff, sch, par) if f is not None and not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=PLACE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("schools", "students_served", "case_managed", "partners"):
+        out[col] = out[col].astype("Int64")
+    out["approximate_location"] = out["approximate_location"].fillna(False).astype(bool)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    return out
+
+
+def _school_places(schools: pd.DataFrame, threshold: int) -> pd.DataFrame:
     sch = privacy.suppress_counts(schools, ["students_served", "case_managed"], [["affiliate_id"]], threshold)
-    sch = sch.assign(
+    return sch.assign(
         layer="school",
         place_id=schools["school_id"],
         detail=_school_details(schools),
@@ -201,8 +222,11 @@ def places(
         in_kind_usd=np.nan,
         volunteer_hours=np.nan,
     )
+
+
+def _affiliate_places(affiliates: pd.DataFrame, threshold: int) -> pd.DataFrame:
     aff = privacy.suppress_counts(affiliates, ["students_served", "case_managed"], [["state"]], threshold)
-    aff = aff.assign(
+    return aff.assign(
         layer="affiliate",
         place_id=affiliates["affiliate_id"],
         detail=[
@@ -214,8 +238,10 @@ def places(
         in_kind_usd=np.nan,
         volunteer_hours=np.nan,
     )
-    placed = place_partners(partners)
-    par = placed.assign(
+
+
+def _partner_places(partners: pd.DataFrame) -> pd.DataFrame:
+    return place_partners(partners).assign(
         layer="partner",
         place_id=partners["partner_id"],
         detail=[
@@ -230,15 +256,20 @@ def places(
         partners=pd.NA,
         suppressed=False,
     )
-    frames = [f.reindex(columns=PLACE_COLUMNS) for f in (aff, sch, par) if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=PLACE_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    for col in ("schools", "students_served", "case_managed", "partners"):
-        out[col] = out[col].astype("Int64")
-    out["approximate_location"] = out["approximate_location"].fillna(False).astype(bool)
-    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
-    return out
+
+
+def draws_points(schools: int, partners: int) -> bool:
+    """Whether the schools and partners in view are few enough (MAX_PLACES) to draw one marker each."""
+    return schools + partners <= MAX_PLACES
+
+
+def too_many_text(schools: int, partners: int) -> str:
+    """Why the schools and partners are not drawn, and how to see them."""
+    return (
+        f"{schools:,} schools and {partners:,} community partners are in view, more than the {MAX_PLACES:,} places the "
+        "map draws at once. The state totals and the affiliates are shown; choose a state or an affiliate in the "
+        "sidebar to see the schools and partners."
+    )
 
 
 def unplaced(frame: pd.DataFrame) -> int:
@@ -416,6 +447,54 @@ _CSS = """<style>
 </style>"""
 
 
+class _Places(folium.plugins.FastMarkerCluster):
+    """FastMarkerCluster whose rows join the script after folium has rendered it.
+
+    folium reads every rendered script again as a Jinja template; with 12,000 rows of data inside that costs more
+    than building the map (about 250 ms). The script carries a token instead, unique to the rows (so streamlit-folium's
+    component key still changes with them), and `with_places` puts the rows in its place.
+    """
+
+    _template = folium.template.Template(  # folium's Template: it knows the tojavascript filter
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function(){
+                {{ this.callback }}
+
+                var data = {{ this.token }};
+                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                cluster.options.iconCreateFunction = {{ this.icon_create_function.strip() }};
+
+                for (var i = 0; i < data.length; i++) {
+                    callback(data[i]).addTo(cluster);
+                }
+
+                cluster.addTo({{ this._parent.get_name() }});
+                return cluster;
+            })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, rows: list[list], **kwargs: object) -> None:
+        super().__init__([], **kwargs)
+        self.payload = _js_data(rows)
+        # Capitals and digits only: streamlit-folium's key hash strips '_' followed by lower case as element ids.
+        self.token = "PLACES" + hashlib.sha256(self.payload.encode()).hexdigest().upper()
+
+
+def with_places(text: str, fmap: folium.Map) -> str:
+    """The map's rendered script or page with every place layer's rows in place of its token."""
+    for element in _elements(fmap):
+        if isinstance(element, _Places):
+            text = text.replace(element.token, element.payload)
+    return text
+
+
+def render_html(fmap: folium.Map) -> str:
+    """The whole map as one HTML page, places included."""
+    return with_places(fmap.get_root().render(), fmap)
+
+
 class _Legend(MacroElement):
     """A static legend in the map's corner; its HTML is built from numbers and fixed words only."""
 
@@ -553,7 +632,7 @@ def build_map(places_frame: pd.DataFrame, totals: pd.DataFrame, year: str, setti
             "labels": [label for label, _ in FIGURES[layer]],
             "approximate": APPROXIMATE_NOTE,
         }
-        folium.plugins.FastMarkerCluster(
+        _Places(
             rows,
             callback=_CALLBACK % _js_data(layer_cfg),
             name=f"{LAYER_NAMES[layer]} ({len(rows):,})",

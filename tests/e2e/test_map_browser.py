@@ -108,7 +108,7 @@ def test_a_hostile_name_shows_as_text_in_its_popup(browser, tmp_path) -> None:
                            "students_served": pd.array([1234], dtype="Int64"), "suppressed": [False]})  # fmt: skip
     settings = map_view.MapSettings(asset_base=map_view.STATIC.as_uri() + "/")
     html_file = tmp_path / "map.html"
-    html_file.write_text(map_view.build_map(places, totals, "2022-23", settings).get_root().render())
+    html_file.write_text(map_view.render_html(map_view.build_map(places, totals, "2022-23", settings)))
 
     page = browser.new_page()
     dialogs: list[str] = []

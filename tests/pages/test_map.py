@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import queries
+from dashboard import map_view, queries
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = "2022-23"
@@ -120,3 +120,36 @@ def test_bad_url_values_give_a_notice_not_an_exception(app: AppTest, params: dic
     assert not app.exception
     assert len(app.dataframe) == 2
     assert app.sidebar.info, "an ignored value is said so"
+
+
+def test_past_the_place_limit_only_states_and_affiliates_are_drawn_until_the_view_narrows(
+    open_page, raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = _served(raw)
+    ps = raw["partnerships"]
+    year_ps = ps[ps["school_year"] == YEAR].merge(raw["schools"][["school_id", "state"]], on="school_id")
+    nc_places = (served["state"] == "NC").sum() + year_ps.loc[year_ps["state"] == "NC", "partner_id"].nunique()
+    monkeypatch.setattr(map_view, "MAX_PLACES", int(nc_places))  # the nation is over it, North Carolina just fits
+
+    app = open_page("map")
+    app.query_params["year"] = YEAR
+    app.run()
+    assert not app.exception
+    places, states = _tables(app)
+    assert set(places["layer_kind"]) == {"affiliate"}
+    assert set(places["place_id"]) == set(served["affiliate_id"])
+    notice = " ".join(i.value for i in app.info)
+    assert f"{len(served):,} schools and {year_ps['partner_id'].nunique():,} community partners" in notice
+    assert "choose a state or an affiliate" in notice
+    assert set(states["state"]) == set(served["state"]), "the state totals stay"
+
+    app = open_page("map")
+    app.query_params.update(year=YEAR, state="NC")
+    app.run()
+    assert not app.exception
+    places, _ = _tables(app)
+    assert set(places.loc[places["layer_kind"] == "school", "place_id"]) == set(
+        served.loc[served["state"] == "NC", "school_id"]
+    )
+    assert (places["layer_kind"] == "partner").sum() == year_ps.loc[year_ps["state"] == "NC", "partner_id"].nunique()
+    assert not any("more than the" in i.value for i in app.info)
