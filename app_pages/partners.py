@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import data, filters, page, table
-from dashboard import export, partner_view
+from dashboard import partner_view
 
 engine, scope, years, year = page.year_page(
     "Community partners",
@@ -59,5 +59,4 @@ st.dataframe(
         "Volunteer hours": st.column_config.NumberColumn(format="localized"),
     },
 )
-st.download_button("Download CSV", export.to_csv(shown), file_name=f"top_partners_{year}.csv", mime="text/csv",
-                   key="dl_top_partners")  # fmt: skip
+table.download_button(shown, f"top_partners_{year}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -17,9 +19,10 @@ def _record_download(name: str) -> None:
         users.audit(engine, username, users.DOWNLOADED, f"{name}.csv")
 
 
-def download_button(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
-    """A CSV download of the frame (formula-safe), audited when clicked."""
-    st.download_button(label, to_csv(frame), file_name=f"{name}.csv", mime="text/csv", key=f"dl_{name}",
+def download_button(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download CSV") -> None:
+    """A CSV download of the frame (formula-safe), audited when clicked. The CSV, and the frame when given as a
+    function, are made only when the button is clicked, not on every rerun."""
+    st.download_button(label, lambda: to_csv(frame() if callable(frame) else frame), file_name=f"{name}.csv", mime="text/csv", key=f"dl_{name}",
                        on_click=_record_download, args=(name,))  # fmt: skip
 
 
