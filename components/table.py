@@ -11,19 +11,25 @@ from dashboard import users
 from dashboard.export import to_csv
 
 
-def _record_download(name: str) -> None:
-    """Download callback: one audit row with the user and the file."""
+def download_button(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download CSV") -> None:
+    """A CSV download of the frame (formula-safe), audited as it is made.
+
+    The CSV, and the frame when given as a function, are made only when the button is clicked, not on every rerun.
+    The click does not rerun the page: a rerun registers the button anew and can drop the file the click asked for
+    before the server makes it, so the download would silently never start (seen under load in CI). The audit row is
+    therefore written by the file's own maker, which Streamlit runs off the script thread.
+    """
     engine = st.session_state.get("_auth_engine")
     username = getattr(st.session_state.get("user"), "username", None)
-    if engine is not None and username:
-        users.audit(engine, username, users.DOWNLOADED, f"{name}.csv")
+    file_name = f"{name}.csv"
 
+    def make() -> bytes:
+        body = to_csv(frame() if callable(frame) else frame)
+        if engine is not None and username:
+            users.audit(engine, username, users.DOWNLOADED, file_name)
+        return body
 
-def download_button(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download CSV") -> None:
-    """A CSV download of the frame (formula-safe), audited when clicked. The CSV, and the frame when given as a
-    function, are made only when the button is clicked, not on every rerun."""
-    st.download_button(label, lambda: to_csv(frame() if callable(frame) else frame), file_name=f"{name}.csv", mime="text/csv", key=f"dl_{name}",
-                       on_click=_record_download, args=(name,))  # fmt: skip
+    st.download_button(label, make, file_name=file_name, mime="text/csv", key=f"dl_{name}", on_click="ignore")
 
 
 def table_with_download(frame: pd.DataFrame, name: str) -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -128,7 +131,9 @@ def _metric(page: Page, label: str) -> str:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, browser, role: str, network) -> None:
+def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
+    base_url: str, browser, role: str, network, served_database: Path | None
+) -> None:
     account = ROLES[role]
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
@@ -197,7 +202,7 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, b
         assert _metric(page, "Students served") != before
 
         step = f"{role}-download"
-        _check_state_csv(page, network, role)
+        _check_state_csv(page, network, role, served_database)
 
         step = f"{role}-signout"
         page.get_by_role("button", name="Sign out").click()
@@ -212,8 +217,29 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(base_url: str, b
         context.close()
 
 
-def _check_state_csv(page: Page, network: demo.Network, role: str) -> None:
-    """The students-by-state download of the filtered Overview: one row per state in view, sums from the raw rows."""
+@pytest.fixture(scope="module")
+def served_database(request: pytest.FixtureRequest) -> Path | None:
+    """The SQLite file behind the app under test, where this suite started it (not for DASHBOARD_E2E_URL)."""
+    if os.environ.get("DASHBOARD_E2E_URL"):
+        return None
+    request.getfixturevalue("server")
+    return request.getfixturevalue("e2e_data_dir") / "dashboard.sqlite3"
+
+
+def _downloads_audited(database: Path, username: str) -> list[str]:
+    with closing(sqlite3.connect(database)) as conn:
+        rows = conn.execute(
+            "SELECT detail FROM audit_log WHERE username = ? AND event = ? ORDER BY event_id",
+            (username, users.DOWNLOADED),
+        ).fetchall()
+    return [detail for (detail,) in rows]
+
+
+def _check_state_csv(page: Page, network: demo.Network, role: str, database: Path | None) -> None:
+    """The students-by-state download of the filtered Overview: one row per state in view, sums from the raw rows;
+    and one audit row naming the user and the file."""
+    username = ROLES[role].username
+    audited_before = _downloads_audited(database, username) if database else []
     expander = page.locator('[data-testid="stExpander"]').first
     expander.locator("summary").click()
     wait_ready(page, TIMEOUT)
@@ -229,6 +255,10 @@ def _check_state_csv(page: Page, network: demo.Network, role: str) -> None:
                 raise
             wait_ready(page, TIMEOUT)
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    if database:
+        audited = _downloads_audited(database, username)
+        assert audited[: len(audited_before)] == audited_before
+        assert set(audited[len(audited_before) :]) == {info.value.suggested_filename}, audited[len(audited_before) :]
     year = max(network.school_years["school_year"])
     sy = network.school_years.merge(network.schools, on="school_id")
     sy = sy[(sy["school_year"] == year) & sy["title_i"].astype(bool)]

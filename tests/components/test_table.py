@@ -1,0 +1,64 @@
+"""The audited CSV download: made only when clicked, audited as it is made, and never rerunning the page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from components import table
+from dashboard import db, users
+
+
+class _FakeStreamlit:
+    """Just enough of `st` for download_button: session state, and the call it makes."""
+
+    def __init__(self, engine, username: str) -> None:
+        self.session_state = {"_auth_engine": engine, "user": SimpleNamespace(username=username)}
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def download_button(self, *args, **kwargs) -> None:
+        self.calls.append((args, kwargs))
+
+
+@pytest.fixture
+def audit_engine(tmp_path: Path):
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    db.upgrade(engine)
+    return engine
+
+
+def _downloads(engine) -> list[tuple[str, str]]:
+    log = users.recent_audit(engine)
+    log = log[log["event"] == users.DOWNLOADED]
+    return list(zip(log["username"], log["detail"], strict=True))
+
+
+def test_the_csv_is_made_and_audited_only_when_the_file_is_asked_for(monkeypatch, audit_engine) -> None:
+    fake = _FakeStreamlit(audit_engine, "reader")
+    monkeypatch.setattr(table, "st", fake)
+    asked = []
+    frame = pd.DataFrame({"school": ["=HYPERLINK(1)", "Oak"], "students": [12, 40]})
+
+    def build() -> pd.DataFrame:
+        asked.append(True)
+        return frame
+
+    table.download_button(build, "schools_2024-25")
+
+    (label, make), options = fake.calls[0]
+    assert label == "Download CSV" and options["file_name"] == "schools_2024-25.csv"
+    # A click must not rerun the page: the rerun re-registers the button and can drop the file the click asked for.
+    assert options["on_click"] == "ignore"
+    assert asked == [] and _downloads(audit_engine) == []  # nothing made or audited on a rerun
+
+    rows = list(csv.DictReader(io.StringIO(make().decode("utf-8"))))
+    assert rows == [{"school": "'=HYPERLINK(1)", "students": "12"}, {"school": "Oak", "students": "40"}]
+    assert _downloads(audit_engine) == [("reader", "schools_2024-25.csv")]
+
+    make()  # each download is its own audit row
+    assert _downloads(audit_engine) == [("reader", "schools_2024-25.csv")] * 2
