@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 LABELS = {
     "students_served": "Students served",
     "case_managed": "Case-managed students (tier 3)",
@@ -42,6 +44,24 @@ def percent(rate: float | None) -> str:
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
         return "–"
     return f"{rate:.0%}"
+
+
+_WHOLE_PERCENTS = np.array([f"{i}%" for i in range(101)], dtype=object)
+
+
+def percents(rates: np.ndarray) -> np.ndarray:
+    """percent() of every rate, as an object array; whole columns at once, for rates in 0..1 (others one by one).
+
+    f"{rate:.0%}" multiplies by 100 in floating point and rounds half to even, as np.rint does, so the two agree.
+    """
+    rates = np.asarray(rates, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge or infinite rates go one by one below
+        scaled = rates * 100
+    whole = np.isfinite(scaled) & ~np.signbit(scaled) & (scaled <= 100)  # -0.0 reads "-0%"
+    out = np.empty(rates.shape, dtype=object)
+    out[whole] = _WHOLE_PERCENTS[np.rint(scaled[whole]).astype(np.int64)]
+    out[~whole] = [percent(float(r)) for r in rates[~whole]]
+    return out
 
 
 def dollars(value: float) -> str:

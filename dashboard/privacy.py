@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from dashboard.formatting import percent
+from dashboard.formatting import percent, percents
 
 DEFAULT_THRESHOLD = 10
 SUPPRESSED = f"<{DEFAULT_THRESHOLD}"
@@ -59,11 +59,11 @@ def suppress_rates(
     rate[bottom] = BOTTOM_CODE
     rate[hidden] = np.nan
 
-    label = suppressed_label(threshold)
-    labels = [
-        label if h else f">={percent(TOP_CODE)}" if t else f"<={percent(BOTTOM_CODE)}" if b else percent(float(r))
-        for h, t, b, r in zip(hidden, top, bottom, rate, strict=True)
-    ]
+    labels = np.select(
+        [hidden, top, bottom],
+        [suppressed_label(threshold), f">={percent(TOP_CODE)}", f"<={percent(BOTTOM_CODE)}"],
+        default=percents(np.where(hidden, 0.0, rate)),
+    )
 
     out = frame.copy()
     out[n_col] = _masked(eligible, hidden)
