@@ -30,18 +30,17 @@ picked = st.multiselect(f"Schools to compare (up to {peers.MAX_SCHOOLS})", list(
                         placeholder="Type a school name or city")  # fmt: skip
 st.query_params["school"] = picked
 
-rates = data.school_metric_rates(engine, metric, scope)
-aggregates = data.benchmark_rates(engine, metric)
-
 st.subheader(f"{label}, every school year")
 if not picked:
     st.info("Pick up to 10 schools above to see them side by side over the years and against their peers.")
 else:
-    lines = peers.trend_lines(rates, directory, picked)
+    lines = peers.trend_lines(data.school_metric_rates_over(engine, metric, scope, years), directory, picked)
     if lines.empty:
         st.info(f"The schools you picked have no {label.lower()} data in any year.")
     else:
-        st.plotly_chart(peers.line_figure(lines, peers.national_line(aggregates), metric, years), key="school_lines")
+        st.plotly_chart(
+            peers.line_figure(lines, data.national_rates(engine, metric, years), metric, years), key="school_lines"
+        )
         st.caption("Rate = students who met the outcome / eligible students, tiers 2 and 3 together; hover for n. "
                    "A gap is a suppressed year (fewer than 10 eligible students, or hidden so a total cannot "
                    "reveal one). Rates of 95% or more on fewer than 40 students are drawn at 95% and read '>=95%'. "
@@ -71,7 +70,10 @@ served = data.school_students_served(engine, year, scope)
 if served.empty:
     st.info(f"None of your schools has data for {year}. Pick another school year in the sidebar.")
     st.stop()
-schools_table = peers.school_table(directory, served, rates, year, previous_year)
+two_years = [y for y in (previous_year, year) if y]
+schools_table = peers.school_table(
+    directory, served, data.school_metric_rates_over(engine, metric, scope, two_years), year, previous_year
+)
 shown = peers.styled_table(schools_table)
 st.dataframe(shown, hide_index=True, key="school_table")
 if isinstance(shown, pd.DataFrame):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
@@ -124,11 +126,24 @@ def school_directory(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
     return peers.school_directory(_engine, scope)
 
 
+# The Schools page reads one school year at a time: its table needs this year and last, and only schools picked
+# for the trend chart need the others. Rates are suppressed within each year, so a year alone suppresses the same.
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def school_metric_rates(_engine: sa.Engine, metric: str, scope: queries.Scope) -> pd.DataFrame:
-    """Cached per-school rates of `metric` in scope, every year, already suppressed (dashboard.peers)."""
-    network = network_rates(_engine, metric) if scope.affiliates is None else None
-    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope, network=network))
+def school_metric_rates(_engine: sa.Engine, metric: str, scope: queries.Scope, year: str) -> pd.DataFrame:
+    """Cached per-school rates of `metric` in scope in `year`, already suppressed (dashboard.peers)."""
+    network = network_rates(_engine, metric, year) if scope.affiliates is None else None
+    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope, years=(year,), network=network))
+
+
+def school_metric_rates_over(
+    engine: sa.Engine, metric: str, scope: queries.Scope, years: Iterable[str]
+) -> pd.DataFrame:
+    """school_metric_rates of every year in `years`, ordered by school and year like dashboard.peers.school_rates."""
+    parts = [school_metric_rates(engine, metric, scope, year) for year in years]
+    parts = [part for part in parts if not part.empty] or parts[:1]
+    return pd.concat(parts, ignore_index=True).sort_values(["school_id", "school_year"], ignore_index=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -137,22 +152,33 @@ def school_students_served(_engine: sa.Engine, year: str, scope: queries.Scope) 
     return peers.students_served(_engine, year, scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def network_rates(_engine: sa.Engine, metric: str) -> pd.DataFrame:
-    """Cached dashboard.peers.network_rates: every school's `metric` with its peer keys, unnamed, every year."""
-    return peers.network_rates(_engine, metric)
+@st.cache_data(show_spinner=False, max_entries=4)
+def school_keys(_engine: sa.Engine) -> pd.DataFrame:
+    """Cached dashboard.peers.school_keys: every school's peer keys and state, unnamed."""
+    return peers.school_keys(_engine)
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def network_rates(_engine: sa.Engine, metric: str, year: str) -> pd.DataFrame:
+    """Cached dashboard.peers.network_rates of one year: every school's `metric` with its peer keys, unnamed."""
+    return peers.network_rates(_engine, metric, (year,), keys=school_keys(_engine))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def benchmark_rates(_engine: sa.Engine, metric: str) -> pd.DataFrame:
-    """Cached dashboard.peers.benchmark_rates: peer-group, state and national aggregates of `metric`, every year."""
-    return peers.benchmark_rates(_engine, metric, network=network_rates(_engine, metric))
+def benchmark_rates(_engine: sa.Engine, metric: str, year: str) -> pd.DataFrame:
+    """Cached dashboard.peers.benchmark_rates of one year: peer-group, state and national aggregates of `metric`."""
+    return peers.benchmark_rates(_engine, metric, network=network_rates(_engine, metric, year))
+
+
+def national_rates(engine: sa.Engine, metric: str, years: Iterable[str]) -> pd.DataFrame:
+    """The national rate of `metric` in each of `years`: school_year, rate."""
+    return peers.national_line(pd.concat([benchmark_rates(engine, metric, year) for year in years], ignore_index=True))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def school_benchmarks(_engine: sa.Engine, metric: str, year: str, school_ids: tuple[str, ...],
                       scope: queries.Scope) -> pd.DataFrame:  # fmt: skip
     """Cached dashboard.peers.benchmarks: the chosen schools against peers, state and nation in `year`."""
-    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope),
-                            network=network_rates(_engine, metric), directory=school_directory(_engine, scope),
-                            aggregates=benchmark_rates(_engine, metric))  # fmt: skip
+    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope, year),
+                            network=network_rates(_engine, metric, year), directory=school_directory(_engine, scope),
+                            aggregates=benchmark_rates(_engine, metric, year))  # fmt: skip

@@ -81,6 +81,9 @@ def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
     sums = _sums(raw, METRIC).set_index(["school_id", "school_year"])
     compared = 0
     for trace in traces:
+        school = trace["customdata"][0][0]
+        # Every school year the school has the outcome in, read one year at a time, and none twice.
+        assert sorted(trace["x"]) == sorted(sums.loc[school].index), school
         for year, y, custom in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
             eligible, met = sums.loc[(custom[0], year), ["eligible", "met"]]
             if y is None:  # suppressed: never drawn, labelled
