@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect
 from dashboard import access, demo, users
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
 from tests.e2e.test_drilldown_browser import TILE_XY, _hover_then_click
+from tests.e2e.test_map_browser import MAP_FRAME
 
 TIMEOUT = 90_000
 DESKTOP = {"width": 1440, "height": 900}
@@ -124,6 +125,18 @@ def _open(page: Page, base_url: str, url_path: str) -> None:
     expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=TIMEOUT)
 
 
+def _wait_drawn(page: Page) -> None:
+    """Charts and maps draw after the script finishes: wait until every plotly chart has its SVG, and give a map's
+    frame a second to draw its tiles and markers (the map's own test waits on the markers themselves)."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+            .every(chart => chart.querySelector('.main-svg'))""",
+        timeout=TIMEOUT,
+    )
+    if page.locator(MAP_FRAME).count():
+        time.sleep(1.0)
+
+
 def _metric(page: Page, label: str) -> str:
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
@@ -153,7 +166,7 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
             step = f"{role}-{name}"
             _open(page, base_url, spec.url_path)
             expect(page.get_by_role("heading", name=TITLES[name], exact=True).first).to_be_visible(timeout=TIMEOUT)
-            time.sleep(1.0)  # charts and maps draw after the script finishes
+            _wait_drawn(page)
             assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
             _artifacts(page, step)
             violations = _serious_axe_violations(page)
