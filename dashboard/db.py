@@ -260,6 +260,32 @@ school_outcome_rollup = Table(
     Column("met", BigInteger, nullable=False),
 )
 
+# The Partners page's national view (every school, any school years): per partner, and per partner category x
+# support category. Partner names and categories of the per-partner rows are joined when read.
+partner_year_rollup = Table(
+    "partner_year_rollup",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("partner_id", ID, primary_key=True),
+    Column("schools_reached", Integer, nullable=False),
+    Column("in_kind_usd", Float, nullable=False),
+    Column("volunteer_hours", Float, nullable=False),
+    # The top partners of a year read in order from the index (largest in-kind value first, ties by id).
+    Index("ix_partner_year_rollup_top", "school_year", sa.desc("in_kind_usd"), "partner_id"),
+)
+
+partner_category_rollup = Table(
+    "partner_category_rollup",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("partner_category", String(20), primary_key=True),
+    Column("support_category", String(30), primary_key=True, doc="'' for every support category together"),
+    Column("partners", Integer, nullable=False),
+    Column("schools_reached", Integer, nullable=False),
+    Column("in_kind_usd", Float, nullable=False),
+    Column("volunteer_hours", Float, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,
@@ -372,7 +398,7 @@ def check_connection(engine: sa.Engine) -> None:
         ) from None
 
 
-ROLLUPS_COMPLETE = "0005"  # the revision that created the last rollup table
+ROLLUPS_COMPLETE = "0006"  # the revision that created the last rollup table
 
 
 def upgrade(engine: sa.Engine) -> None:

@@ -1,7 +1,8 @@
 """The Partners page without Streamlit: partner queries, the reach distribution, and the page's figures.
 
 Every query joins partnerships to schools and applies `queries.school_conditions`, so an affiliate lead sees
-only partnerships at its own affiliates' schools, and a partner's figures count only those schools. Partner
+only partnerships at its own affiliates' schools, and a partner's figures count only those schools. A view of
+every school in one school year (the admin's default) reads the national partner rollups instead. Partner
 names come from loaded data: figures that carry text from the database escape it (plotly renders some HTML
 in hovers and axis labels); tables show it as text.
 """
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from plotly.subplots import make_subplots
 
 from dashboard import contract, formatting, queries
-from dashboard.db import partners, partnerships, schools
+from dashboard.db import partner_category_rollup, partner_year_rollup, partners, partnerships, schools
 
 CATEGORY_LABELS = {
     "business": "Business",
@@ -65,13 +66,17 @@ def partner_reach(
 ) -> pd.DataFrame:
     """How many partners reach exactly n schools in view: columns schools_reached (n >= 1), partners."""
     p = partnerships.c
-    per_partner = (
-        sa.select(p.partner_id, sa.func.count(sa.distinct(p.school_id)).label("schools_reached"))
-        .select_from(partnerships.join(schools))
-        .where(*_where(filters, scope))
-        .group_by(p.partner_id)
-        .subquery()
-    )
+    if (year := queries.national_partner_year(filters, scope)) is not None:
+        r = partner_year_rollup.c
+        per_partner = sa.select(r.schools_reached).where(r.school_year == year).subquery()
+    else:
+        per_partner = (
+            sa.select(p.partner_id, sa.func.count(sa.distinct(p.school_id)).label("schools_reached"))
+            .select_from(partnerships.join(schools))
+            .where(*_where(filters, scope))
+            .group_by(p.partner_id)
+            .subquery()
+        )
     stmt = (
         sa.select(per_partner.c.schools_reached, sa.func.count().label("partners"))
         .group_by(per_partner.c.schools_reached)
@@ -85,20 +90,30 @@ def partner_support_matrix(
 ) -> pd.DataFrame:
     """Per partner category x support category given: distinct partners, schools reached, in-kind $, hours."""
     p = partnerships.c
-    stmt = (
-        sa.select(
-            partners.c.category.label("partner_category"),
-            p.category.label("support_category"),
-            sa.func.count(sa.distinct(p.partner_id)).label("partners"),
-            sa.func.count(sa.distinct(p.school_id)).label("schools_reached"),
-            sa.func.sum(p.in_kind_usd).label("in_kind_usd"),
-            sa.func.sum(p.volunteer_hours).label("volunteer_hours"),
+    if (year := queries.national_partner_year(filters, scope)) is not None:
+        r = partner_category_rollup.c
+        stmt = (
+            sa.select(
+                r.partner_category, r.support_category, r.partners, r.schools_reached, r.in_kind_usd, r.volunteer_hours
+            )
+            .where(r.school_year == year, r.support_category != "")
+            .order_by(r.partner_category, r.support_category)
         )
-        .select_from(partnerships.join(schools).join(partners))
-        .where(*_where(filters, scope))
-        .group_by(partners.c.category, p.category)
-        .order_by(partners.c.category, p.category)
-    )
+    else:
+        stmt = (
+            sa.select(
+                partners.c.category.label("partner_category"),
+                p.category.label("support_category"),
+                sa.func.count(sa.distinct(p.partner_id)).label("partners"),
+                sa.func.count(sa.distinct(p.school_id)).label("schools_reached"),
+                sa.func.sum(p.in_kind_usd).label("in_kind_usd"),
+                sa.func.sum(p.volunteer_hours).label("volunteer_hours"),
+            )
+            .select_from(partnerships.join(schools).join(partners))
+            .where(*_where(filters, scope))
+            .group_by(partners.c.category, p.category)
+            .order_by(partners.c.category, p.category)
+        )
     frame = queries.read_frame(engine, stmt)
     frame[["partners", "schools_reached"]] = frame[["partners", "schools_reached"]].astype("int64")
     frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)
@@ -115,6 +130,8 @@ def top_partners(
 
     Columns: partner_id, name, category, schools_reached, in_kind_usd, volunteer_hours.
     """
+    if (year := queries.national_partner_year(filters, scope)) is not None:
+        return _top_from_rollup(engine, year, limit)
     p = partnerships.c
     in_kind = sa.func.sum(p.in_kind_usd)
     stmt = (
@@ -133,6 +150,30 @@ def top_partners(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    frame = queries.read_frame(engine, stmt)
+    frame["schools_reached"] = frame["schools_reached"].astype("int64")
+    frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)
+    return frame
+
+
+def _top_from_rollup(engine: sa.Engine, year: str, limit: int | None) -> pd.DataFrame:
+    """top_partners for every school in one school year: the per-partner rollup, names joined to the rows kept."""
+    r = partner_year_rollup.c
+    ranked = sa.select(r.partner_id, r.schools_reached, r.in_kind_usd, r.volunteer_hours).where(r.school_year == year)
+    ranked = ranked.order_by(r.in_kind_usd.desc(), r.partner_id)
+    top = (ranked.limit(limit) if limit is not None else ranked).subquery()
+    stmt = (
+        sa.select(
+            top.c.partner_id,
+            partners.c.name,
+            partners.c.category,
+            top.c.schools_reached,
+            top.c.in_kind_usd,
+            top.c.volunteer_hours,
+        )
+        .select_from(top.join(partners, partners.c.partner_id == top.c.partner_id))
+        .order_by(top.c.in_kind_usd.desc(), top.c.partner_id)
+    )
     frame = queries.read_frame(engine, stmt)
     frame["schools_reached"] = frame["schools_reached"].astype("int64")
     frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)

@@ -17,6 +17,7 @@ from dashboard.db import (
     finances,
     outcome_rollup,
     outcomes,
+    partner_category_rollup,
     partner_rollup,
     partners,
     partnerships,
@@ -354,9 +355,42 @@ def supports_by_category(engine: sa.Engine, filters: Filters, scope: Scope = EVE
     return frame
 
 
+def every_school(filters: Filters, scope: Scope) -> bool:
+    """Whether the view is every school (any school years): what the national partner rollups hold."""
+    return (
+        uses_rollup(filters, "national") and scope.affiliates is None and not filters.states and not filters.affiliates
+    )
+
+
+def national_partner_year(filters: Filters, scope: Scope) -> str | None:
+    """The school year when the view is every school in exactly one school year, else None.
+
+    Distinct partners and schools do not add up over years, so a rollup row per year answers one year only.
+    """
+    return filters.school_years[0] if every_school(filters, scope) and len(filters.school_years) == 1 else None
+
+
 def partners_by_category(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING) -> pd.DataFrame:
     """Per school year x partner category: partners, schools reached, in-kind dollars, volunteer hours."""
     p = partnerships.c
+    if every_school(filters, scope):  # grouped by year, so any years
+        r = partner_category_rollup.c
+        rolled = (
+            sa.select(
+                r.school_year,
+                r.partner_category.label("category"),
+                r.partners,
+                r.schools_reached,
+                r.in_kind_usd,
+                r.volunteer_hours,
+            )
+            .where(r.support_category == "", *year_condition(r.school_year, filters))
+            .order_by(r.school_year, r.partner_category)
+        )
+        frame = read_frame(engine, rolled)
+        frame[["partners", "schools_reached"]] = frame[["partners", "schools_reached"]].astype("int64")
+        frame[["in_kind_usd", "volunteer_hours"]] = frame[["in_kind_usd", "volunteer_hours"]].astype(float)
+        return frame
     stmt = (
         sa.select(
             p.school_year,

@@ -13,7 +13,10 @@ import sqlalchemy as sa
 from dashboard.db import (
     outcome_rollup,
     outcomes,
+    partner_category_rollup,
     partner_rollup,
+    partner_year_rollup,
+    partners,
     partnerships,
     school_outcome_rollup,
     school_year_rollup,
@@ -21,7 +24,14 @@ from dashboard.db import (
     schools,
 )
 
-ROLLUPS = (outcome_rollup, school_year_rollup, partner_rollup, school_outcome_rollup)
+ROLLUPS = (
+    outcome_rollup,
+    school_year_rollup,
+    partner_rollup,
+    school_outcome_rollup,
+    partner_year_rollup,
+    partner_category_rollup,
+)
 
 
 def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
@@ -103,6 +113,49 @@ def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
                     sa.func.sum(p.volunteer_hours),
                 )
                 .select_from(partnerships.join(schools))
+                .where(*of_years(p.school_year))
+                .group_by(*keys),
+            )
+        )
+    conn.execute(
+        partner_year_rollup.insert().from_select(
+            ["school_year", "partner_id", "schools_reached", "in_kind_usd", "volunteer_hours"],
+            sa.select(
+                p.school_year,
+                p.partner_id,
+                sa.func.count(sa.distinct(p.school_id)),
+                sa.func.sum(p.in_kind_usd),
+                sa.func.sum(p.volunteer_hours),
+            )
+            .where(*of_years(p.school_year))
+            .group_by(p.school_year, p.partner_id),
+        )
+    )
+    # Partner categories come from the partners table, not the facts: a load or undo that changes a partner's
+    # category must refresh every year, as one that moves a school to another state or affiliate does.
+    for support in (sa.literal(""), p.category):
+        keys = [p.school_year, partners.c.category, *([p.category] if support is p.category else [])]
+        conn.execute(
+            partner_category_rollup.insert().from_select(
+                [
+                    "school_year",
+                    "partner_category",
+                    "support_category",
+                    "partners",
+                    "schools_reached",
+                    "in_kind_usd",
+                    "volunteer_hours",
+                ],
+                sa.select(
+                    p.school_year,
+                    partners.c.category,
+                    support,
+                    sa.func.count(sa.distinct(p.partner_id)),
+                    sa.func.count(sa.distinct(p.school_id)),
+                    sa.func.sum(p.in_kind_usd),
+                    sa.func.sum(p.volunteer_hours),
+                )
+                .select_from(partnerships.join(partners))
                 .where(*of_years(p.school_year))
                 .group_by(*keys),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import contract, db, queries, rollup
+from dashboard import contract, db, partner_view, queries, rollup
 from dashboard.queries import Filters, Scope
 
 # Naming every level keeps the same rows but sends the query to the fact tables instead of the rollups.
@@ -148,8 +148,133 @@ def test_a_database_from_before_the_school_rollup_gets_it_filled_on_upgrade(sqli
     with sqlite_engine.connect() as src, copy.connect() as dst:
         src.connection.dbapi_connection.backup(dst.connection.dbapi_connection)
     with copy.begin() as conn:  # as revision 0004 left it
-        conn.execute(sa.text("DROP TABLE school_outcome_rollup"))
+        for table in ("school_outcome_rollup", "partner_year_rollup", "partner_category_rollup"):
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
     db.upgrade(copy)
     pd.testing.assert_frame_equal(_school_rollup(copy), _school_sums(raw))
+    copy.dispose()
+
+
+def _table(engine: sa.Engine, table: sa.Table) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in table.c])
+
+
+def _partner_year_sums(raw) -> pd.DataFrame:
+    """Per school year and partner, from the raw partnerships: distinct schools, in-kind value, hours."""
+    return (
+        raw["partnerships"]
+        .groupby(["school_year", "partner_id"], as_index=False)
+        .agg(
+            schools_reached=("school_id", "nunique"),
+            in_kind_usd=("in_kind_usd", "sum"),
+            volunteer_hours=("volunteer_hours", "sum"),
+        )
+    )
+
+
+def _partner_category_sums(raw) -> pd.DataFrame:
+    """Per school year x partner category x support category, and x every support category together ('')."""
+    rows = raw["partnerships"].merge(
+        raw["partners"][["partner_id", "category"]].rename(columns={"category": "partner_category"}), on="partner_id"
+    )
+    rows = pd.concat([rows.assign(support_category=rows["category"]), rows.assign(support_category="")])
+    return rows.groupby(["school_year", "partner_category", "support_category"], as_index=False).agg(
+        partners=("partner_id", "nunique"),
+        schools_reached=("school_id", "nunique"),
+        in_kind_usd=("in_kind_usd", "sum"),
+        volunteer_hours=("volunteer_hours", "sum"),
+    )
+
+
+def _assert_partner_view_rollups_match(engine: sa.Engine, raw) -> None:
+    for table, expected in (
+        (db.partner_year_rollup, _partner_year_sums(raw)),
+        (db.partner_category_rollup, _partner_category_sums(raw)),
+    ):
+        got = _table(engine, table)[list(expected.columns)]
+        pd.testing.assert_frame_equal(_sorted(got), _sorted(expected), check_dtype=False, check_exact=False)
+
+
+def test_the_partner_view_rollups_equal_pandas_on_the_raw_tables(engine: sa.Engine, raw) -> None:
+    _assert_partner_view_rollups_match(engine, raw)
+
+
+def test_the_partner_view_rollups_answer_only_every_school_in_one_year() -> None:
+    year = ("2022-23",)
+    assert queries.national_partner_year(Filters(school_years=year), queries.EVERYTHING) == "2022-23"
+    assert queries.national_partner_year(Filters(school_years=year, tiers=(3,)), queries.EVERYTHING) == "2022-23"
+    for filters, scope in (
+        (Filters(), queries.EVERYTHING),
+        (Filters(school_years=("2021-22", "2022-23")), queries.EVERYTHING),
+        (Filters(school_years=year, states=("TX",)), queries.EVERYTHING),
+        (Filters(school_years=year, affiliates=("a",)), queries.EVERYTHING),
+        (Filters(school_years=year, levels=("high",)), queries.EVERYTHING),
+        (Filters(school_years=year, title_i=True), queries.EVERYTHING),
+        (Filters(school_years=year), Scope(frozenset({"a"}))),
+    ):
+        assert queries.national_partner_year(filters, scope) is None, (filters, scope)
+    assert queries.every_school(Filters(), queries.EVERYTHING)
+    assert not queries.every_school(Filters(), Scope(frozenset({"a"})))
+
+
+def test_the_partners_page_reads_the_same_from_the_rollups_as_from_the_facts(engine: sa.Engine, raw) -> None:
+    for year in sorted(raw["partnerships"]["school_year"].unique())[-2:]:
+        fast = Filters(school_years=(year,))
+        slow = Filters(school_years=(year,), levels=EVERY_LEVEL)  # same schools, read from the fact tables
+        assert queries.national_partner_year(fast, queries.EVERYTHING) == year
+        assert queries.national_partner_year(slow, queries.EVERYTHING) is None
+        for read in (
+            queries.partners_by_category,
+            partner_view.partner_reach,
+            partner_view.partner_support_matrix,
+            partner_view.top_partners,
+            lambda e, f: partner_view.top_partners(e, f, limit=None),
+        ):
+            got, expected = read(engine, fast), read(engine, slow)
+            assert not got.empty
+            pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_exact=False)
+    every_year = queries.partners_by_category(engine, Filters())  # by year, so the rollup answers any years
+    facts = queries.partners_by_category(engine, Filters(levels=EVERY_LEVEL))
+    pd.testing.assert_frame_equal(every_year, facts, check_dtype=False, check_exact=False)
+
+
+def test_a_refresh_of_one_year_follows_a_partners_changed_facts(engine: sa.Engine, raw) -> None:
+    year = sorted(raw["partnerships"]["school_year"].unique())[-1]
+    filters = Filters(school_years=(year,))
+    before = partner_view.top_partners(engine, filters)
+    gone = before["partner_id"].iloc[0]
+    with engine.connect() as conn:
+        trans = conn.begin()
+        p = db.partnerships.c
+        conn.execute(db.partnerships.delete().where(p.partner_id == gone, p.school_year == year))
+        rollup.refresh(conn, [year])
+        r = db.partner_year_rollup.c
+        left = conn.execute(sa.select(sa.func.count()).where(r.partner_id == gone, r.school_year == year)).scalar()
+        assert left == 0
+        c = db.partner_category_rollup.c
+        partners = conn.execute(
+            sa.select(sa.func.sum(c.partners)).where(c.school_year == year, c.support_category == "")
+        ).scalar_one()
+        assert (
+            partners == raw["partnerships"].loc[raw["partnerships"]["school_year"] == year, "partner_id"].nunique() - 1
+        )
+        trans.rollback()
+    pd.testing.assert_frame_equal(partner_view.top_partners(engine, filters), before)
+
+
+def test_a_database_from_before_the_partner_view_rollups_gets_them_filled_on_upgrade(
+    sqlite_engine, raw, tmp_path
+) -> None:
+    copy = db.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with sqlite_engine.connect() as src, copy.connect() as dst:
+        src.connection.dbapi_connection.backup(dst.connection.dbapi_connection)
+    with copy.begin() as conn:  # as revision 0005 left it
+        conn.execute(sa.text("DROP TABLE partner_year_rollup"))
+        conn.execute(sa.text("DROP TABLE partner_category_rollup"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+    db.upgrade(copy)
+    _assert_partner_view_rollups_match(copy, raw)
     copy.dispose()
