@@ -68,6 +68,8 @@ FOREIGN_KEYS: dict[tuple[str, str], str] = {
 }
 KEY_OF = {"affiliates": "affiliate_id", "schools": "school_id", "partners": "partner_id"}
 ROLLED_UP = ("school_years", "outcomes", "partnerships")  # the fact tables rollup.refresh sums
+# Columns of the dimension tables that the rollups are keyed by: a change to one moves rows in every year.
+MOVES_EVERY_YEAR = {"schools": ("state", "affiliate_id"), "partners": ("category",)}
 
 # load_changes' row_key for "this load added rows to this table": one row per table instead of one per row, since
 # the rows a load added are the rows still carrying its load_id once the rows it changed are restored.
@@ -752,12 +754,14 @@ def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.Dat
 
 
 def _years_to_refresh(diffs: dict[str, tuple]) -> set[str] | None:
-    """School years whose rollups a load changes, or None for all when a school moved state or affiliate."""
-    if "schools" in diffs:
-        _, changed, previous, _ = diffs["schools"]
-        for col in ("state", "affiliate_id"):
-            if (changed[col].to_numpy() != previous[col].to_numpy()).any():
-                return None
+    """School years whose rollups a load changes, or None for all when a school moved state or affiliate or a
+    partner changed category (the rollups hold them by place and by partner category, in every year)."""
+    for table, columns in MOVES_EVERY_YEAR.items():
+        if table in diffs:
+            _, changed, previous, _ = diffs[table]
+            for col in columns:
+                if (changed[col].to_numpy() != previous[col].to_numpy()).any():
+                    return None
     years: set[str] = set()
     for table in ROLLED_UP:
         if table in diffs:
@@ -923,8 +927,8 @@ def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Sco
                 removed = conn.execute(t.delete().where(t.c.load_id == load_id)).rowcount
             if table in ROLLED_UP and years is not None:
                 years |= {json.loads(r)["school_year"] for r in mine["row_key"]}
-            if table == "schools" and len(changed):
-                years = None  # a restored school may move back to another state or affiliate
+            if table in MOVES_EVERY_YEAR and len(changed):
+                years = None  # a restored school or partner may move back to another state, affiliate or category
             touched[table] = len(mine) + removed
         rollup.refresh(conn, years)
         conn.execute(db.loads.update().where(db.loads.c.load_id == load_id).values(status="undone"))

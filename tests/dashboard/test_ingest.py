@@ -430,6 +430,29 @@ def test_rollups_follow_a_school_moved_to_another_affiliate_and_back(
         pd.testing.assert_frame_equal(frame, before[name], obj=name)
 
 
+def test_rollups_follow_a_partner_given_another_category_and_back(
+    loaded: sa.Engine, demo_csv: Path, tmp_path: Path
+) -> None:
+    before = rollups(loaded)
+    partners, ps = read(demo_csv, "partners"), read(demo_csv, "partnerships")
+    busiest = ps["partner_id"].value_counts().index[0]  # in every year it serves
+    partner = partners[partners["partner_id"] == busiest]
+    other = sorted(set(partners["category"]) - set(partner["category"]))[0]
+    report = ingest.load_tables(loaded, [write(tmp_path, "partners", partner.assign(category=other))], "tester")
+    assert report.ok and report.counts["partners"].changed == 1
+    assert_rollups_are_a_full_refresh(loaded)  # every year it serves is counted under its new category
+    c = rollups(loaded)["partner_category_rollup"]
+    gained = c[(c["partner_category"] == other) & (c["support_category"] == "")].set_index("school_year")["partners"]
+    had = before["partner_category_rollup"]
+    had = had[(had["partner_category"] == other) & (had["support_category"] == "")].set_index("school_year")
+    served = ps.loc[ps["partner_id"] == busiest, "school_year"].unique()
+    assert ((gained - had["partners"]).reindex(served) == 1).all()
+    ingest.undo_load(loaded, report.load_id)
+    assert_rollups_are_a_full_refresh(loaded)
+    for name, frame in rollups(loaded).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
 def test_numbers_are_read_in_every_form_the_contract_allows() -> None:
     written = pd.Series(["5.", ".5", "1e3", "-0.0", "007", "12.000", None, "1E-2", "1e999"])
     read_as = ingest._numbers(written).tolist()
