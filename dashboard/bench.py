@@ -367,7 +367,8 @@ def map_lines(engine: sa.Engine, year: str, scale: float) -> list[str]:
 
 def load_lines(backends: list[tuple[str, str]], scale: float) -> list[str]:
     """Rows per second of a full-year load through the loader against a raw bulk insert (dashboard/bench_load)."""
-    lines = ["| backend | " + " | ".join(("school year", "rows", "loader (s)", "loader rows/s", "raw insert (s)",
+    lines = [f"Median of {bench_load.LOAD_RUNS} runs of each, alternating, each into a new empty database.", "",
+             "| backend | " + " | ".join(("school year", "rows", "loader (s)", "loader rows/s", "raw insert (s)",
                                          "raw rows/s", "loader / raw", "target")) + " |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
     for name, url in backends:
