@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import sqlalchemy as sa
@@ -46,16 +45,11 @@ BENCHMARK_STYLE = {
 }
 
 
-def _as_integer(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-    """A boolean column read as 0/1, so queries.read_frame can take the driver's rows as they are (twice as fast)."""
-    return sa.cast(flag, sa.Integer).label(flag.name)
-
-
 def school_directory(engine: sa.Engine, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
     """Schools in scope: school_id, name, city, state, affiliate_id, level, locale, title_i, label."""
     s = schools.c
     stmt = (
-        sa.select(s.school_id, s.name, s.city, s.state, s.affiliate_id, s.level, s.locale, _as_integer(s.title_i))
+        sa.select(s.school_id, s.name, s.city, s.state, s.affiliate_id, s.level, s.locale, s.title_i)
         .where(*queries.school_conditions(queries.Filters(), scope))
         .order_by(s.name, s.city, s.school_id)
     )
@@ -134,7 +128,7 @@ def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries
 def school_keys(engine: sa.Engine) -> pd.DataFrame:
     """Every school of the network with its peer keys and state: school_id, level, locale, title_i, state."""
     s = schools.c
-    keys = queries.read_frame(engine, sa.select(s.school_id, s.level, s.locale, _as_integer(s.title_i), s.state))
+    keys = queries.read_frame(engine, sa.select(s.school_id, s.level, s.locale, s.title_i, s.state))
     keys["title_i"] = keys["title_i"].astype(bool)
     return keys
 
@@ -330,10 +324,7 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
         for col in counts:
             text[col] = [_stand_in(v) or f"{int(v):,}" for v in shown[col]]
         text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else f"{v:+.1f}" for v in shown["Change (pts)"]]
-        rate = shown["Rate"].to_numpy()
-        text["Rate"] = np.where(
-            rate == HIDDEN_VALUE, privacy.SUPPRESSED, np.where(rate == NO_DATA_VALUE, "no data", percents(rate))
-        )
+        text["Rate"] = [_stand_in(v) or p for v, p in zip(shown["Rate"], percents(shown["Rate"]), strict=True)]
         text.loc[coded, "Rate"] = table.loc[coded, "rate_label"]
         return text
     styler = shown.style.format(lambda v: _stand_in(v) or f"{int(v):,}", subset=counts)

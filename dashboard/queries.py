@@ -108,18 +108,31 @@ def _plain(column: sa.ColumnElement) -> bool:
     return isinstance(kind, (sa.String, sa.Integer)) and not isinstance(kind, sa.Enum)
 
 
+def _as_booleans(values: pd.Series) -> pd.Series:
+    """A boolean column as SQLAlchemy gives it from the driver's values (SQLite's 0/1, PostgreSQL's booleans)."""
+    if values.notna().all():
+        return values.astype(bool)
+    return values.map(lambda v: None if pd.isna(v) else bool(v)).astype(object)
+
+
 def read_frame(engine: sa.Engine, stmt: sa.Select) -> pd.DataFrame:
     """The statement's rows as a frame, fetched in one call and handed to pandas as plain tuples.
 
-    When every column is a plain string or integer the driver's own tuples are taken, without SQLAlchemy building
-    a Row per row (for 300,000 rows: 0.3 s against 1.0 s); pandas is never handed Row objects, which it reads one
-    element at a time (2.0 s).
+    When every column is a plain string or integer, or a boolean (made one here), the driver's own tuples are
+    taken, without SQLAlchemy building a Row per row (for 300,000 rows: 0.3 s against 1.0 s); pandas is never
+    handed Row objects, which it reads one element at a time (2.0 s).
     """
+    selected = list(stmt.selected_columns)
+    booleans = [isinstance(c.type, sa.Boolean) for c in selected]
     with engine.connect() as conn:
         result = conn.execute(stmt)
         columns = list(result.keys())
-        if all(_plain(c) for c in stmt.selected_columns):
-            return pd.DataFrame(result.cursor.fetchall(), columns=columns)
+        if all(_plain(c) or boolean for c, boolean in zip(selected, booleans, strict=True)):
+            frame = pd.DataFrame(result.cursor.fetchall(), columns=columns)
+            for name, boolean in zip(columns, booleans, strict=True):
+                if boolean:
+                    frame[name] = _as_booleans(frame[name])
+            return frame
         return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=columns)
 
 

@@ -374,6 +374,14 @@ def assert_rollups_are_a_full_refresh(engine: sa.Engine) -> None:
         pd.testing.assert_frame_equal(kept[name], frame, obj=name)
 
 
+def assert_undo_restores(engine: sa.Engine, load_id: int, before: dict[str, pd.DataFrame]) -> None:
+    """Undo the load: the rollups are a full refresh again, and equal to what they were before it."""
+    ingest.undo_load(engine, load_id)
+    assert_rollups_are_a_full_refresh(engine)
+    for name, frame in rollups(engine).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
 def test_rollups_after_a_load_and_its_undo_equal_a_full_refresh(
     loaded: sa.Engine, demo_csv: Path, tmp_path: Path
 ) -> None:
@@ -398,10 +406,7 @@ def test_rollups_after_a_load_and_its_undo_equal_a_full_refresh(
     assert added["schools"].sum() == len(new_year)
     assert added["students_served"].sum() == new_year["students_served"].astype(int).sum()
 
-    ingest.undo_load(loaded, report.load_id)
-    assert_rollups_are_a_full_refresh(loaded)
-    for name, frame in rollups(loaded).items():
-        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    assert_undo_restores(loaded, report.load_id, before)
 
 
 def test_rollups_follow_a_school_moved_to_another_affiliate_and_back(
@@ -424,10 +429,7 @@ def test_rollups_follow_a_school_moved_to_another_affiliate_and_back(
     had = before["school_year_rollup"]
     had = had[had["affiliate_id"] == other].set_index("school_year")["students_served"]
     assert (gained - had).dropna().to_dict() == served.to_dict()
-    ingest.undo_load(loaded, report.load_id)
-    assert_rollups_are_a_full_refresh(loaded)
-    for name, frame in rollups(loaded).items():
-        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    assert_undo_restores(loaded, report.load_id, before)
 
 
 def test_rollups_follow_a_partner_given_another_category_and_back(
@@ -447,10 +449,7 @@ def test_rollups_follow_a_partner_given_another_category_and_back(
     had = had[(had["partner_category"] == other) & (had["support_category"] == "")].set_index("school_year")
     served = ps.loc[ps["partner_id"] == busiest, "school_year"].unique()
     assert ((gained - had["partners"]).reindex(served) == 1).all()
-    ingest.undo_load(loaded, report.load_id)
-    assert_rollups_are_a_full_refresh(loaded)
-    for name, frame in rollups(loaded).items():
-        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    assert_undo_restores(loaded, report.load_id, before)
 
 
 def test_numbers_are_read_in_every_form_the_contract_allows() -> None:

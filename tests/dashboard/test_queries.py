@@ -163,7 +163,8 @@ def test_read_frame_gives_what_sqlalchemy_rows_give_on_either_path(engine) -> No
         .limit(500)
     )
     typed = sa.select(s.school_id, s.title_i, s.latitude).order_by(s.school_id)
-    for stmt in (plain, typed):
+    flags = sa.select(s.school_id, s.title_i).order_by(s.school_id)  # booleans take the driver's rows too
+    for stmt in (plain, typed, flags):
         with engine.connect() as conn:
             rows = conn.execute(stmt).all()
         expected = pd.DataFrame([tuple(r) for r in rows], columns=list(stmt.selected_columns.keys()))
@@ -171,3 +172,9 @@ def test_read_frame_gives_what_sqlalchemy_rows_give_on_either_path(engine) -> No
         pd.testing.assert_frame_equal(got, expected)
         assert len(got) > 0
     assert {type(v) for v in queries.read_frame(engine, typed)["title_i"]} == {bool}, "booleans stay booleans"
+
+
+def test_driver_booleans_read_as_sqlalchemy_reads_them() -> None:
+    assert queries._as_booleans(pd.Series([1, 0, 1])).tolist() == [True, False, True]
+    assert queries._as_booleans(pd.Series([True, False])).dtype == bool
+    assert queries._as_booleans(pd.Series([1, None, 0])).tolist() == [True, None, False]  # a left join's missing row
