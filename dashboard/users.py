@@ -338,38 +338,65 @@ def remove_user(engine: sa.Engine, username: str, by: str = "system") -> None:
         _audit(conn, username, REMOVED, f"role={row.role} by={by}")
 
 
+def _claim_attempt(
+    engine: sa.Engine, username: str, moment: datetime, max_failed: int, lockout: timedelta
+) -> tuple[sa.Row | None, int | None, datetime | None]:
+    """The account's row, this attempt's number among the failures counted (None: refused, locked) and the lock set.
+
+    The attempt is counted as failed before its password is checked, in a transaction that holds the row (or, on
+    SQLite, the database) from its first statement: simultaneous attempts each see the others' counts, so no more
+    than max_failed passwords are ever compared before the lock. bcrypt runs after this commits, holding nothing.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite ignores FOR UPDATE: take the write lock before reading
+        row = conn.execute(sa.select(db.users).where(db.users.c.username == username).with_for_update()).one_or_none()
+        if row is None:
+            return None, None, None
+        where = db.users.c.username == username
+        locked_until = _utc(row.locked_until)
+        if locked_until is not None and locked_until > moment:
+            # Counted although refused: a right password already in flight when the lock was set then leaves the
+            # lock in place for the attempts it turned away.
+            conn.execute(db.users.update().where(where).values(failed_attempts=db.users.c.failed_attempts + 1))
+            _audit(conn, username, REFUSED_LOCKED, f"locked until {locked_until.isoformat()}", at=moment)
+            return row, None, locked_until
+        attempt = 1 if locked_until is not None else int(row.failed_attempts or 0) + 1  # an expired lock starts afresh
+        until = moment + lockout if attempt >= max_failed else None
+        conn.execute(db.users.update().where(where).values(failed_attempts=attempt, locked_until=until))
+        return row, attempt, until
+
+
 def verify_login(engine: sa.Engine, username: str, password: str, now: datetime | None = None) -> User | None:
     """The user when the password is right and the account is not locked; else None. Audited."""
     moment = _now(now)
     max_failed = max(1, int(config.get("max_failed_logins")))
     lockout = timedelta(minutes=float(config.get("lockout_minutes")))
     username = username if isinstance(username, str) else ""
+    row, attempt, until = _claim_attempt(engine, username, moment, max_failed, lockout)
+    ok = _matches(password, row.password_hash if row is not None else None)  # the same time on every path
+    if row is not None and attempt is None:
+        return None  # locked: refused and audited when claimed
     with engine.begin() as conn:
-        row = conn.execute(sa.select(db.users).where(db.users.c.username == username).with_for_update()).one_or_none()
         if row is None:
-            _matches(password, None)  # spend the same time as a real check
             _audit(conn, username, FAILED, "unknown user", at=moment)
             return None
-        ok = _matches(password, row.password_hash)
-        locked_until = _utc(row.locked_until)
-        if locked_until is not None and locked_until > moment:
-            _audit(conn, username, REFUSED_LOCKED, f"locked until {locked_until.isoformat()}", at=moment)
-            return None
-        where = db.users.c.username == username
         if ok:
-            conn.execute(db.users.update().where(where).values(failed_attempts=0, locked_until=None))
+            # Forget the failures up to this attempt; those claimed since stay counted, with any lock they set.
+            failed = db.users.c.failed_attempts
+            conn.execute(
+                db.users.update()
+                .where(db.users.c.username == username)
+                .values(
+                    failed_attempts=sa.case((failed > attempt, failed - attempt), else_=0),
+                    locked_until=sa.case((failed > attempt, db.users.c.locked_until), else_=sa.null()),
+                )
+            )
             _audit(conn, username, SIGNED_IN, at=moment)
             return _user(row)
-        failures = int(row.failed_attempts or 0) + 1
-        if locked_until is not None:  # an expired lock: start counting afresh
-            failures = 1
-        _audit(conn, username, FAILED, f"attempt {failures} of {max_failed}", at=moment)
-        if failures >= max_failed:
-            until = moment + lockout
-            conn.execute(db.users.update().where(where).values(failed_attempts=failures, locked_until=until))
+        _audit(conn, username, FAILED, f"attempt {attempt} of {max_failed}", at=moment)
+        if until is not None:
             _audit(conn, username, LOCKED_OUT, f"locked until {until.isoformat()}", at=moment)
-        else:
-            conn.execute(db.users.update().where(where).values(failed_attempts=failures, locked_until=None))
         return None
 
 

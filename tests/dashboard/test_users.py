@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -332,3 +334,71 @@ def test_sign_out_and_password_reset_end_the_sessions_issued_before_them(fresh: 
     users.reset_password(fresh, "copier", "another long password")
     assert not users.get_user(fresh, "copier").accepts_session(later)
     assert users.get_user(fresh, "copier").accepts_session(datetime.now(UTC) + timedelta(seconds=1))
+
+
+# --- simultaneous sign-ins -----------------------------------------------------------------------
+
+
+def _storm(engine: sa.Engine, username: str, passwords: list[str]) -> list[users.User | None]:
+    """verify_login of every password at once, each thread on its own engine (so its own connection)."""
+    url = engine.url.render_as_string(hide_password=False)
+    engines = [db.create_engine(url) for _ in passwords]
+    barrier = threading.Barrier(len(passwords))
+
+    def attempt(i: int) -> users.User | None:
+        barrier.wait()
+        return users.verify_login(engines[i], username, passwords[i])
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
+            return list(pool.map(attempt, range(len(passwords))))
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_simultaneous_wrong_passwords_lock_before_the_right_one_is_checked(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_MAX_FAILED_LOGINS", "5")
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 8)  # a check long enough for the attempts to overlap
+    name = _name()
+    users.add_user(engine, name, "Storm", "storm@example.org", PASSWORD, "board")
+    results = _storm(engine, name, [f"wrong-password-{i}" for i in range(15)] + [PASSWORD])
+
+    events = _events(engine, name)
+    checked = events.count(users.FAILED) + events.count(users.SIGNED_IN)
+    assert checked == 5  # only five passwords were ever compared; the other eleven met the lock
+    assert events.count(users.REFUSED_LOCKED) == 11
+    assert name in users.locked_accounts(engine)
+    assert sum(r is not None for r in results) == events.count(users.SIGNED_IN) <= 1
+    assert users.verify_login(engine, name, PASSWORD) is None  # and the right password is refused while locked
+    assert _events(engine, name)[-1] == users.REFUSED_LOCKED
+
+
+def test_a_right_password_in_flight_does_not_lift_the_lock_that_turned_others_away(
+    fresh: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users.add_user(fresh, "olga", "Olga", "o@example.org", PASSWORD, "board")
+    for _ in range(2):
+        users.verify_login(fresh, "olga", "wrong-password", now=T0)
+    checking, release = threading.Event(), threading.Event()
+    real = users._matches
+
+    def slow(password: str, password_hash: str | bytes | None) -> bool:
+        if password == PASSWORD:
+            checking.set()
+            release.wait(10)
+        return real(password, password_hash)
+
+    monkeypatch.setattr(users, "_matches", slow)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        right = pool.submit(users.verify_login, fresh, "olga", PASSWORD, T0)
+        assert checking.wait(10)  # the third attempt is claimed: the account is locked while it is checked
+        for _ in range(2):
+            assert users.verify_login(fresh, "olga", "wrong-password", now=T0) is None
+        release.set()
+        assert right.result(10) is not None  # it was the third attempt, so it signs in
+    assert _events(fresh, "olga")[-3:] == [users.REFUSED_LOCKED, users.REFUSED_LOCKED, users.SIGNED_IN]
+    assert "olga" in users.locked_accounts(fresh, now=T0)  # the two turned away keep the lock
+    assert _row(fresh, "olga").failed_attempts == 2
