@@ -143,7 +143,7 @@ def _on_submit(engine: sa.Engine) -> None:
         return
     user = users.verify_login(engine, username, password)
     if user is None:
-        until = users.locked_accounts(engine).get(username)
+        until = users.lock_ends(engine, username)
         if until is not None:
             ss[_FORM_MESSAGE] = (
                 f"This account is locked after too many failed sign-ins; try again after {until:%H:%M} UTC."

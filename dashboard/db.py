@@ -302,6 +302,16 @@ users = Table(
     CheckConstraint("role IN ('admin', 'board', 'fundraiser', 'affiliate_lead')", name="role"),
 )
 
+# Failed sign-ins of usernames that are not accounts, counted and locked like an account's, so the answers
+# ("wrong password", "locked") never tell which usernames exist.
+unknown_sign_ins = Table(
+    "unknown_sign_ins",
+    metadata,
+    Column("username", String(80), primary_key=True),
+    Column("failed_attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

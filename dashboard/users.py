@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import bcrypt
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard import config, db
 from dashboard.queries import Scope
@@ -142,6 +143,11 @@ def _matches(password: str, password_hash: str | bytes | None) -> bool:
         return bcrypt.checkpw(raw, stored)
     except ValueError:  # a corrupt stored hash
         return False
+
+
+def _sign_in_name(username: object) -> str:
+    """A typed username as it is counted and audited: text without NUL characters, at most 80 characters."""
+    return username.replace("\x00", "")[:80] if isinstance(username, str) else ""
 
 
 def _join_ids(ids: Iterable[str]) -> str:
@@ -338,32 +344,44 @@ def remove_user(engine: sa.Engine, username: str, by: str = "system") -> None:
         _audit(conn, username, REMOVED, f"role={row.role} by={by}")
 
 
+def _count_unknown(conn: sa.Connection, key: str) -> sa.Row:
+    """The failure counter of a username that is no account, created at zero and held for update."""
+    table = db.unknown_sign_ins
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(table).values(username=key, failed_attempts=0).on_conflict_do_nothing())
+    return conn.execute(sa.select(table).where(table.c.username == key).with_for_update()).one()
+
+
 def _claim_attempt(
     engine: sa.Engine, username: str, moment: datetime, max_failed: int, lockout: timedelta
 ) -> tuple[sa.Row | None, int | None, datetime | None]:
-    """The account's row, this attempt's number among the failures counted (None: refused, locked) and the lock set.
+    """The account's row (None: no such account), this attempt's number (None: refused, locked) and the lock it set.
 
     The attempt is counted as failed before its password is checked, in a transaction that holds the row (or, on
     SQLite, the database) from its first statement: simultaneous attempts each see the others' counts, so no more
     than max_failed passwords are ever compared before the lock. bcrypt runs after this commits, holding nothing.
+    A username that is no account is counted the same way in its own table, so it locks after as many failures.
     """
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite ignores FOR UPDATE: take the write lock before reading
-        row = conn.execute(sa.select(db.users).where(db.users.c.username == username).with_for_update()).one_or_none()
-        if row is None:
-            return None, None, None
-        where = db.users.c.username == username
-        locked_until = _utc(row.locked_until)
+        row = None
+        if USERNAME_RE.fullmatch(username):  # anything else can't be an account (nor be bound on PostgreSQL)
+            query = sa.select(db.users).where(db.users.c.username == username).with_for_update()
+            row = conn.execute(query).one_or_none()
+        table, counter = (db.users, row) if row is not None else (db.unknown_sign_ins, _count_unknown(conn, username))
+        where = table.c.username == counter.username
+        known = "" if row is not None else "unknown user, "
+        locked_until = _utc(counter.locked_until)
         if locked_until is not None and locked_until > moment:
             # Counted although refused: a right password already in flight when the lock was set then leaves the
             # lock in place for the attempts it turned away.
-            conn.execute(db.users.update().where(where).values(failed_attempts=db.users.c.failed_attempts + 1))
-            _audit(conn, username, REFUSED_LOCKED, f"locked until {locked_until.isoformat()}", at=moment)
+            conn.execute(table.update().where(where).values(failed_attempts=table.c.failed_attempts + 1))
+            _audit(conn, username, REFUSED_LOCKED, f"{known}locked until {locked_until.isoformat()}", at=moment)
             return row, None, locked_until
-        attempt = 1 if locked_until is not None else int(row.failed_attempts or 0) + 1  # an expired lock starts afresh
+        attempt = 1 if locked_until is not None else int(counter.failed_attempts or 0) + 1  # an expired lock: afresh
         until = moment + lockout if attempt >= max_failed else None
-        conn.execute(db.users.update().where(where).values(failed_attempts=attempt, locked_until=until))
+        conn.execute(table.update().where(where).values(failed_attempts=attempt, locked_until=until))
         return row, attempt, until
 
 
@@ -372,16 +390,14 @@ def verify_login(engine: sa.Engine, username: str, password: str, now: datetime 
     moment = _now(now)
     max_failed = max(1, int(config.get("max_failed_logins")))
     lockout = timedelta(minutes=float(config.get("lockout_minutes")))
-    username = username if isinstance(username, str) else ""
+    username = _sign_in_name(username)
     row, attempt, until = _claim_attempt(engine, username, moment, max_failed, lockout)
     ok = _matches(password, row.password_hash if row is not None else None)  # the same time on every path
-    if row is not None and attempt is None:
+    if attempt is None:
         return None  # locked: refused and audited when claimed
+    known = "" if row is not None else "unknown user, "
     with engine.begin() as conn:
-        if row is None:
-            _audit(conn, username, FAILED, "unknown user", at=moment)
-            return None
-        if ok:
+        if row is not None and ok:
             # Forget the failures up to this attempt; those claimed since stay counted, with any lock they set.
             failed = db.users.c.failed_attempts
             conn.execute(
@@ -394,10 +410,24 @@ def verify_login(engine: sa.Engine, username: str, password: str, now: datetime 
             )
             _audit(conn, username, SIGNED_IN, at=moment)
             return _user(row)
-        _audit(conn, username, FAILED, f"attempt {attempt} of {max_failed}", at=moment)
+        _audit(conn, username, FAILED, f"{known}attempt {attempt} of {max_failed}", at=moment)
         if until is not None:
-            _audit(conn, username, LOCKED_OUT, f"locked until {until.isoformat()}", at=moment)
+            _audit(conn, username, LOCKED_OUT, f"{known}locked until {until.isoformat()}", at=moment)
         return None
+
+
+def lock_ends(engine: sa.Engine, username: str, now: datetime | None = None) -> datetime | None:
+    """When the sign-in lock on this username ends, whether or not it is an account; None when it is not locked."""
+    key = _sign_in_name(username)
+    with engine.connect() as conn:
+        until = None
+        if USERNAME_RE.fullmatch(key):
+            until = conn.execute(sa.select(db.users.c.locked_until).where(db.users.c.username == key)).first()
+        if until is None:
+            table = db.unknown_sign_ins
+            until = conn.execute(sa.select(table.c.locked_until).where(table.c.username == key)).first()
+    moment = _utc(until[0]) if until is not None else None
+    return moment if moment is not None and moment > _now(now) else None
 
 
 def ensure_demo_accounts(engine: sa.Engine) -> list[str]:

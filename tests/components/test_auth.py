@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,17 @@ def test_real_database_refuses_demo_key_and_demo_accounts(app_for, monkeypatch: 
     at.run()
     assert not at.exception and not at.error
     assert len(at.text_input) == 2
+
+
+def test_an_unknown_username_answers_like_an_account(app_for) -> None:
+    at, _ = app_for()
+    at.run()
+    answers: dict[str, list[str]] = {}
+    for username in ("board", "no-such-user"):
+        answers[username] = []
+        for _ in range(config.get("max_failed_logins") + 1):
+            _sign_in(at, username, "not-the-password")
+            assert not at.exception and "user" not in at.session_state
+            answers[username].append(re.sub(r"\d\d:\d\d", "HH:MM", at.error[0].value))
+    assert answers["board"] == answers["no-such-user"]
+    assert "locked" in answers["no-such-user"][-1] and "locked" not in answers["no-such-user"][0]

@@ -402,3 +402,40 @@ def test_a_right_password_in_flight_does_not_lift_the_lock_that_turned_others_aw
     assert _events(fresh, "olga")[-3:] == [users.REFUSED_LOCKED, users.REFUSED_LOCKED, users.SIGNED_IN]
     assert "olga" in users.locked_accounts(fresh, now=T0)  # the two turned away keep the lock
     assert _row(fresh, "olga").failed_attempts == 2
+
+
+def test_an_unknown_username_locks_like_an_account(engine: sa.Engine) -> None:
+    account, ghost = _name(), _name()
+    users.add_user(engine, account, "Real", "real@example.org", PASSWORD, "board")
+    for name in (account, ghost):
+        for i in range(3):
+            assert users.lock_ends(engine, name, now=T0) is None
+            assert users.verify_login(engine, name, "wrong-password", now=T0 + timedelta(seconds=i)) is None
+        assert users.lock_ends(engine, name, now=T0 + timedelta(minutes=1)) == T0 + timedelta(seconds=2, minutes=15)
+        assert users.verify_login(engine, name, PASSWORD, now=T0 + timedelta(minutes=1)) is None
+    expected = [users.FAILED] * 3 + [users.LOCKED_OUT, users.REFUSED_LOCKED]
+    assert _events(engine, account) == [users.ADDED, *expected]
+    assert _events(engine, ghost) == expected
+    later = T0 + timedelta(minutes=16)  # and both count afresh once the lock has run out
+    assert users.verify_login(engine, ghost, "wrong-password", now=later) is None
+    assert users.lock_ends(engine, ghost, now=later) is None
+    assert users.locked_accounts(engine, now=T0 + timedelta(minutes=1)).keys() >= {account}
+    assert ghost not in users.locked_accounts(engine, now=T0 + timedelta(minutes=1))  # the admin list: accounts only
+
+
+def test_simultaneous_attempts_on_an_unknown_username_lock_it(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_MAX_FAILED_LOGINS", "5")
+    ghost = _name()
+    assert _storm(engine, ghost, [f"guess-{i}" for i in range(16)]) == [None] * 16
+    events = _events(engine, ghost)
+    assert events.count(users.FAILED) == 5 and events.count(users.REFUSED_LOCKED) == 11
+    assert users.lock_ends(engine, ghost) is not None
+
+
+@pytest.mark.parametrize("username", ["x" * 200, "nul\x00name", "Capital Letters"])
+def test_names_that_cannot_be_accounts_are_counted_too(engine: sa.Engine, username: str) -> None:
+    for _ in range(3):
+        assert users.verify_login(engine, username, "wrong-password", now=T0) is None
+    assert users.lock_ends(engine, username, now=T0) is not None
