@@ -111,6 +111,24 @@ def _stamp_issue_time(authenticator: stauth.Authenticate) -> None:
     model._token_encode = encode
 
 
+def _cookie_claims(cookies: stauth.controllers.CookieController) -> dict | None:
+    """The sign-in cookie's claims when it is ours, current and names a user; else None, and a bad one is deleted."""
+    if st.session_state.get("logout"):
+        return None  # signed out in this session: the cookie is being deleted already
+    present = COOKIE_NAME in st.context.cookies
+    try:
+        token = cookies.get_cookie()
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        # streamlit-authenticator 0.4.2 catches only a bad signature or an unreadable token: another algorithm
+        # (alg=none, HS512, RS256), an expired `exp`, a bad `iat` or a missing `exp_date` would raise into the page.
+        token = None
+    if isinstance(token, dict) and isinstance(token.get("username"), str) and token["username"]:
+        return token
+    if present:
+        cookies.delete_cookie()  # or the browser sends it on every run until it expires
+    return None
+
+
 def _set_signed_in(user: users.User) -> None:
     ss = st.session_state
     ss["user"] = user
@@ -191,8 +209,8 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
     username = ss.get("username") if ss.get("authentication_status") else None
     signed_in_at = ss.get(_SIGNED_IN_AT)
     if not username:
-        token = cookies.get_cookie()
-        if token and token.get("username"):
+        token = _cookie_claims(cookies)
+        if token is not None:
             username = token["username"]
             signed_in_at = _issued_at(token)
     if username:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import jwt
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
+from streamlit_authenticator.models import CookieModel
 
+from components import auth
 from dashboard import config, db, users
 
 SCRIPT = """
@@ -149,3 +157,59 @@ def test_an_unknown_username_answers_like_an_account(app_for) -> None:
             answers[username].append(re.sub(r"\d\d:\d\d", "HH:MM", at.error[0].value))
     assert answers["board"] == answers["no-such-user"]
     assert "locked" in answers["no-such-user"][-1] and "locked" not in answers["no-such-user"][0]
+
+
+def _b64(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def _bad_tokens() -> dict[str, str]:
+    """Cookies a browser might send that are not a current cookie of ours, each by what is wrong with it."""
+    key = str(config.get("cookie_key"))
+    future = time.time() + 3600
+    claims = {"username": "board", "exp_date": future, "iat": time.time()}
+    return {
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "HS512 with our key": jwt.encode(claims, key, algorithm="HS512"),
+        "RS256 header": f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.c2lnbmF0dXJl",
+        "expired exp": jwt.encode({**claims, "exp": time.time() - 60}, key, algorithm="HS256"),
+        "iat not a number": jwt.encode({**claims, "iat": "soon"}, key, algorithm="HS256"),
+        "no exp_date": jwt.encode({"username": "board", "iat": time.time()}, key, algorithm="HS256"),
+        "exp_date not a number": jwt.encode({**claims, "exp_date": "later"}, key, algorithm="HS256"),
+        "username not text": jwt.encode({**claims, "username": ["board"]}, key, algorithm="HS256"),
+        "another key": jwt.encode(claims, "not-our-key-" * 4, algorithm="HS256"),
+        "not a token": "garbage",
+    }
+
+
+@pytest.fixture
+def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], list[str]]:
+    """browser_cookie(token): the app's runs see it as the sign-in cookie; returns the list of deletions asked."""
+    deleted: list[str] = []
+
+    def send(token: str) -> list[str]:
+        monkeypatch.setattr(ContextProxy, "cookies", property(lambda self: {auth.COOKIE_NAME: token}))
+        monkeypatch.setattr(CookieModel, "delete_cookie", lambda self: deleted.append(self.cookie_name))
+        return deleted
+
+    return send
+
+
+def test_our_current_cookie_signs_in(app_for, browser_cookie) -> None:
+    at, _ = app_for()
+    claims = {"username": "board", "exp_date": time.time() + 3600, "iat": time.time()}
+    deleted = browser_cookie(jwt.encode(claims, str(config.get("cookie_key")), algorithm="HS256"))
+    at.run()
+    assert not at.exception
+    assert at.session_state["user"].username == "board" and not deleted
+
+
+@pytest.mark.parametrize("problem", list(_bad_tokens()))
+def test_a_bad_cookie_shows_the_sign_in_form_and_is_deleted(app_for, browser_cookie, problem: str) -> None:
+    at, _ = app_for()
+    deleted = browser_cookie(_bad_tokens()[problem])
+    at.run()
+    assert not at.exception
+    assert "user" not in at.session_state
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert deleted == [auth.COOKIE_NAME]
