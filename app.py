@@ -3,12 +3,19 @@
 import streamlit as st
 
 from components import auth, data
-from dashboard import access
+from dashboard import access, config
 
 st.set_page_config(page_title="Impact dashboard", page_icon=":school:", layout="wide")
 
-engine = data.engine_or_stop()
-if data.is_demo(engine):
+try:
+    engine = data.engine()
+    demo = data.is_demo(engine)
+except auth.DATABASE_DOWN:
+    auth.database_unreachable()  # the form stays up; each run tries the database again
+except config.ConfigError as exc:
+    st.error(f"The dashboard cannot start: {exc}")
+    st.stop()
+if demo:
     st.warning(
         "Demo data: a synthetic network calibrated to the published national figures. No real students.", icon="ℹ️"
     )
@@ -35,4 +42,7 @@ visible = [
 hidden = [
     st.Page(_not_available, title=p.title, url_path=p.url_path, visibility="hidden") for p in access.refused(user.role)
 ]
-st.navigation(visible + hidden).run()
+try:
+    st.navigation(visible + hidden).run()
+except auth.DATABASE_DOWN:  # it went away while this page ran
+    st.error(auth.UNREACHABLE)

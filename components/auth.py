@@ -23,6 +23,9 @@ _AUTH = "_auth_authenticator"
 _SET_COOKIE = "_auth_set_cookie"
 _DELETE_COOKIE = "_auth_delete_cookie"
 _FORM_MESSAGE = "_auth_form_message"
+UNREACHABLE = "The database is unreachable right now; signing in works again as soon as it answers."
+# What a database that is down, refusing or not answering raises (psycopg and sqlite3 alike).
+DATABASE_DOWN: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, db.DatabaseUnreachable)
 
 
 @st.cache_resource(show_spinner=False)
@@ -150,7 +153,7 @@ def _clear_signed_in() -> None:
     ss["logout"] = True  # the library then ignores a cookie the browser has not dropped yet
 
 
-def _on_submit(engine: sa.Engine) -> None:
+def _on_submit(engine: sa.Engine | None) -> None:
     """Form callback: runs before the script, so a good sign-in never renders the form again."""
     ss = st.session_state
     username = str(ss.get("_auth_username") or "").strip().lower()
@@ -159,9 +162,17 @@ def _on_submit(engine: sa.Engine) -> None:
     if not username or not password:
         ss[_FORM_MESSAGE] = "Enter your username and password."
         return
-    user = users.verify_login(engine, username, password)
+    try:
+        if engine is None:  # the form was drawn while the database was down at start: try it again now
+            from components import data
+
+            engine = data.engine()
+        user = users.verify_login(engine, username, password)
+        until = users.lock_ends(engine, username) if user is None else None
+    except DATABASE_DOWN:
+        ss[_FORM_MESSAGE] = UNREACHABLE
+        return
     if user is None:
-        until = users.lock_ends(engine, username)
         if until is not None:
             ss[_FORM_MESSAGE] = (
                 f"This account is locked after too many failed sign-ins; try again after {until:%H:%M} UTC."
@@ -175,7 +186,7 @@ def _on_submit(engine: sa.Engine) -> None:
     ss[_SET_COOKIE] = True
 
 
-def _sign_in_form(engine: sa.Engine) -> None:
+def _sign_in_form(engine: sa.Engine | None) -> None:
     with st.form("signin"):
         st.subheader("Sign in")
         st.text_input("Username", key="_auth_username", autocomplete="username")
@@ -188,6 +199,33 @@ def _sign_in_form(engine: sa.Engine) -> None:
 
 def signed_in_user(engine: sa.Engine) -> users.User | None:
     """The signed-in account (re-read from the database on every run); otherwise shows the form and stops."""
+    try:
+        return _signed_in_user(engine)
+    except DATABASE_DOWN:
+        database_unreachable(engine)
+
+
+def database_unreachable(engine: sa.Engine | None = None) -> None:
+    """Say in one line that the database is unreachable, keep the sign-in form up for a visitor, and stop."""
+    st.error(UNREACHABLE)
+    _signed_out_navigation()
+    if not st.session_state.get("authentication_status"):  # a signed-in session simply carries on once it is back
+        _sign_in_form(engine)
+    st.stop()
+
+
+def _signed_out_navigation() -> None:
+    """Declare the signed-out pages: without it Streamlit would discover pages/ and serve them to anyone."""
+    # Every page's URL shows the form too and keeps its query, so a copied link opens its view after sign-in.
+    st.navigation(
+        [st.Page(_signed_out_page, title="Sign in", url_path="sign-in")]
+        + [st.Page(_signed_out_page, title="Sign in", url_path=p.url_path) for p in access.PAGES if p.url_path],
+        position="hidden",
+    )
+
+
+def _signed_in_user(engine: sa.Engine) -> users.User:
+    """signed_in_user's work: the account, or the form drawn and the run stopped."""
     if db.is_demo(engine):
         _demo_accounts_ready(engine, engine.url.render_as_string(hide_password=True))
         hashes = _hashes(engine)
@@ -228,14 +266,7 @@ def signed_in_user(engine: sa.Engine) -> users.User | None:
             _set_signed_in(user)  # picks up a changed role or affiliates
             ss[_SIGNED_IN_AT] = signed_in_at
             return user
-    # Declare navigation before stopping: without it Streamlit falls back to discovering pages/
-    # and would serve e.g. /data to a visitor who has not signed in.
-    # Every page's URL shows the form too and keeps its query, so a copied link opens its view after sign-in.
-    st.navigation(
-        [st.Page(_signed_out_page, title="Sign in", url_path="sign-in")]
-        + [st.Page(_signed_out_page, title="Sign in", url_path=p.url_path) for p in access.PAGES if p.url_path],
-        position="hidden",
-    )
+    _signed_out_navigation()  # before stopping, or Streamlit would serve e.g. /data to a visitor
     _sign_in_form(engine)
     st.stop()
 
@@ -248,8 +279,11 @@ def _on_sign_out() -> None:
     username = st.session_state.get("username")
     engine = st.session_state.get("_auth_engine")
     if username and engine is not None:
-        users.end_sessions(engine, username)  # a copied cookie stops working too
-        users.audit(engine, username, SIGNED_OUT)
+        try:
+            users.end_sessions(engine, username)  # a copied cookie stops working too
+            users.audit(engine, username, SIGNED_OUT)
+        except DATABASE_DOWN:
+            pass  # this session still signs out; the cookie is deleted below
     _clear_signed_in()
     st.session_state[_DELETE_COOKIE] = True
 

@@ -395,14 +395,18 @@ def create_engine(url: str | None = None) -> sa.Engine:
     return engine
 
 
+class DatabaseUnreachable(config.ConfigError):
+    """The database did not answer: a server down or refusing, not a setting to fix."""
+
+
 def check_connection(engine: sa.Engine) -> None:
-    """Raise ConfigError with one line saying what to fix when the database can't be reached."""
+    """Raise DatabaseUnreachable (a ConfigError) with one line saying what to fix when the database can't be reached."""
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise config.ConfigError(
+        raise DatabaseUnreachable(
             f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {reason}. "
             "Check DASHBOARD_DATABASE_URL and that the server is running."
         ) from None

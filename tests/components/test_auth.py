@@ -213,3 +213,57 @@ def test_a_bad_cookie_shows_the_sign_in_form_and_is_deleted(app_for, browser_coo
     assert "user" not in at.session_state
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert deleted == [auth.COOKIE_NAME]
+
+
+REFUSING = "postgresql://postgres@127.0.0.1:1/nothing_listens_here"
+
+
+def _unreachable_shown(at: AppTest) -> bool:
+    return not at.exception and [e.value for e in at.error][:1] == [auth.UNREACHABLE]
+
+
+def test_sign_in_says_the_database_is_unreachable_and_recovers(app_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    at, engine = app_for()
+    at.run()
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", REFUSING)
+    at.run()
+    assert _unreachable_shown(at)
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    _sign_in(at, "board", "demo-board-pass")
+    assert _unreachable_shown(at) and "user" not in at.session_state
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", str(engine.url))
+    at.run()  # this script makes an engine per run: the form's callback holds the last one
+    assert not at.exception and not at.error
+    _sign_in(at, "board", "demo-board-pass")
+    assert not at.exception and not at.error
+    assert at.session_state["user"].username == "board"
+
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", REFUSING)  # a signed-in session: the line, then back where it was
+    at.run()
+    assert _unreachable_shown(at) and not any("Welcome" in m.value for m in at.markdown)
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", str(engine.url))
+    at.run()
+    assert not at.exception and any("Welcome Demo Board Member" in m.value for m in at.markdown)
+
+
+def test_the_app_starts_with_the_database_unreachable_and_recovers(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_TESTING", "1")
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", REFUSING)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    at.run()
+    assert _unreachable_shown(at)
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    users.ensure_demo_accounts(sqlite_engine)
+    _sign_in(at, "board", "demo-board-pass")
+    assert not at.exception
+    assert at.session_state["user"].username == "board"
+    assert not any(e.value == auth.UNREACHABLE for e in at.error)
