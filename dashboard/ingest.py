@@ -577,6 +577,13 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
             num = _numbers(s if good.all() else s.where(good))
             if col not in ("latitude", "longitude"):
                 check.flag(num < 0, col, "must not be negative")
+            if col in INT_COLUMNS:
+                largest = _largest_integer(db.metadata.tables[table].c[col])
+                check.flag(num > largest, col, f"is too large for the database: whole numbers here may be at most "
+                           f"{largest:,}")  # fmt: skip
+            else:
+                check.flag(num.abs() == np.inf, col, "is too large for the database: numbers may be at most about "
+                           "1.8e308")  # fmt: skip
             out[col] = num
         elif col == "title_i":
             b = s.str.lower().map(BOOL_VALUES)
@@ -592,6 +599,12 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
                     for row, val in zip(check.rows[formula.to_numpy()], s[formula], strict=True):
                         warnings.append(Problem(file, int(row), col, val, "starts like a spreadsheet formula; "
                                                 "stored as plain text, never evaluated"))  # fmt: skip
+            length = getattr(db.metadata.tables[table].c[col].type, "length", None)
+            if length and col not in ENUMS.get(table, {}):  # an enumeration value is checked against its list
+                lengths = s.str.len()
+                shown = s.str.slice(0, 60) + "... (" + lengths.astype(str) + " characters)"
+                check.flag(lengths > length, col, f"is longer than the {length} characters the database holds: "
+                           "shorten it", shown.where(lengths > 60, s))  # fmt: skip
             out[col] = s
     for col, allowed in ENUMS.get(table, {}).items():
         check.flag(out[col].notna() & (raw[col] != "") & ~out[col].isin(allowed), col,
@@ -607,6 +620,13 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
     out["_row"] = check.rows
     out["_bad"] = check.bad.to_numpy()
     return out
+
+
+def _largest_integer(column: sa.Column) -> int:
+    """The largest value the column's integer type holds on PostgreSQL (SQLite holds 64 bits in any of them)."""
+    if isinstance(column.type, sa.SmallInteger):
+        return 2**15 - 1
+    return 2**63 - 1 if isinstance(column.type, sa.BigInteger) else 2**31 - 1
 
 
 def _numbers(s: pd.Series) -> pd.Series:

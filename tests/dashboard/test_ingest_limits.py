@@ -1,4 +1,5 @@
-"""The loader against hostile files: refused from their own metadata, quickly, before they cost memory or time."""
+"""The loader against hostile files: refused from their own metadata, quickly, before they cost memory or time;
+and values the database can't hold refused by the dry run as by the load."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from dashboard import ingest
+from dashboard import db, ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHEET = "xl/worksheets/sheet1.xml"
@@ -222,3 +223,52 @@ def test_problems_past_the_first_thousand_are_counted_not_listed(
     lines = report.summary_lines()
     assert lines[0] == "6,000 problem(s); nothing was written:"
     assert lines[-1] == "... and 5,000 more problem(s), not listed" and len(lines) == ingest.PROBLEMS_LISTED + 2
+
+
+def _refused_everywhere(engine: sa.Engine, path: Path) -> list[ingest.Problem]:
+    """The problems of a dry run, after checking the real load gives the same and writes nothing."""
+    with engine.connect() as conn:
+        loads = conn.execute(sa.select(sa.func.count()).select_from(db.loads)).scalar_one()
+    dry = ingest.load_tables(engine, [path], "tester", dry_run=True)
+    real = ingest.load_tables(engine, [path], "tester")
+    assert [str(p) for p in dry.problems] == [str(p) for p in real.problems]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.loads)).scalar_one() == loads
+    return dry.problems
+
+
+def test_numbers_the_database_cannot_hold_are_refused_by_the_dry_run(
+    engine: sa.Engine, small_csv: Path, tmp_path: Path
+) -> None:
+    sy = pd.read_csv(small_csv / "school_years.csv", dtype=str, keep_default_na=False).head(4)
+    sy.loc[0, "volunteer_hours"] = "1e309"  # Infinity as a float
+    sy.loc[1, "enrollment"] = "3000000000"  # over 32 bits
+    sy.loc[2, "enrollment"] = "100000000000000000000"  # over 64 bits
+    sy.loc[3, "enrollment"] = "2147483647"  # the largest that fits
+    path = tmp_path / "school_years.csv"
+    sy.to_csv(path, index=False)
+    problems = _refused_everywhere(engine, path)
+    found = {(p.file, p.row, p.column, p.value) for p in problems}
+    assert found == {
+        ("school_years.csv", 2, "volunteer_hours", "1e309"),
+        ("school_years.csv", 3, "enrollment", "3000000000"),
+        ("school_years.csv", 4, "enrollment", "100000000000000000000"),
+    }, [str(p) for p in problems]
+    assert all("too large for the database" in p.message for p in problems)
+    assert any("at most 2,147,483,647" in p.message for p in problems)
+
+
+def test_text_longer_than_its_column_is_refused_by_the_dry_run(
+    engine: sa.Engine, small_csv: Path, tmp_path: Path
+) -> None:
+    sc = pd.read_csv(small_csv / "schools.csv", dtype=str, keep_default_na=False).head(3)
+    sc.loc[0, "name"] = "N" * 201
+    sc.loc[1, "city"] = "C" * 101
+    sc.loc[2, "name"] = "E" * 200  # exactly the column's length
+    path = tmp_path / "schools.csv"
+    sc.to_csv(path, index=False)
+    problems = _refused_everywhere(engine, path)
+    assert [(p.row, p.column) for p in problems] == [(2, "name"), (3, "city")], [str(p) for p in problems]
+    assert "longer than the 200 characters the database holds" in problems[0].message
+    assert problems[0].value == "N" * 60 + "... (201 characters)"
+    assert "longer than the 100 characters" in problems[1].message
