@@ -107,8 +107,12 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
     """The 'Confirm load' button: runs the real load, clears cached figures and shows its summary."""
     if not st.button("Confirm load", type="primary", key="confirm_load"):
         return None
-    with st.spinner("Loading…"):
-        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
+    try:
+        with st.spinner("Loading…"):
+            report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
+    except ingest.LoadError as exc:  # another load held the database
+        st.error(f"The load did not run: {exc}")
+        return None
     if not report.ok:  # the data changed between the check and the load
         st.error("The load was refused; nothing was written:")
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)

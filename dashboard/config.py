@@ -73,6 +73,11 @@ SETTINGS: tuple[Setting, ...] = (
         30_000_000,
         "Most cells (rows x columns) a file or sheet may have (supports at ten times the demo: 5 million rows x 6).",
     ),
+    Setting(
+        "load_wait_seconds",
+        60,
+        "Seconds a load or undo waits for another one on the same database to finish before it gives up.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -26,6 +26,7 @@ CHUNK = 20_000
 ENCODING = "UTF-8 (with or without BOM)"
 PROBLEMS_LISTED = 1_000  # a hostile file can break every row: past this many, problems are only counted
 RATIO_FLOOR = 1024 * 1024  # parts of a workbook smaller than this unzipped are too small to matter, whatever ratio
+LOCK_KEY = 0x64617368_6C6F6164  # "dashload": the advisory lock every load and undo takes on PostgreSQL
 
 # Columns by kind of value; the rest are plain text.
 ID_COLUMNS = ("affiliate_id", "school_id", "partner_id")
@@ -190,7 +191,7 @@ class LoadReport:
 
 
 class LoadError(RuntimeError):
-    """A load can't be undone (unknown, or already undone)."""
+    """A load or undo can't run: the load is unknown or already undone, or another load holds the database."""
 
 
 # ---------------------------------------------------------------- reading
@@ -974,6 +975,39 @@ def _years_to_refresh(diffs: dict[str, tuple]) -> set[str] | None:
 # ---------------------------------------------------------------- public API
 
 
+def _hold_the_database(conn: sa.Connection) -> None:
+    """Wait until no other load or undo runs on the database, then hold it until this transaction ends.
+
+    Two loads diffing against the same rows would both insert them; the second would fail on a key. PostgreSQL
+    takes an advisory lock, SQLite its write lock (BEGIN IMMEDIATE, so every read of the load sees the rows the
+    previous one wrote). Raises LoadError after waiting DASHBOARD_LOAD_WAIT_SECONDS.
+    """
+    wait = float(config.get("load_wait_seconds"))
+    busy = LoadError(f"another load or undo is running on this database and did not finish within {wait:g} "
+                     "seconds; nothing was written: wait for it to finish, then try again")  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        before = conn.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar_one()
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(wait * 1000)}ms"})
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                raise busy from None
+            raise
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :before, true)"), {"before": before})
+    elif conn.dialect.name == "sqlite":
+        before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise busy from None
+            raise
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
+
+
 def default_max_bytes() -> int:
     """The configured upload limit in bytes."""
     return int(float(config.get("max_upload_mb")) * 1024 * 1024)
@@ -1020,6 +1054,8 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
                 frames[table] = typed
     order = [t for t in contract.TABLES if t in frames]
     with engine.begin() as conn:
+        if not dry_run and not report.problems:
+            _hold_the_database(conn)  # before the checks read, so they see the rows of a load that just finished
         _check_foreign_keys(conn, frames, names, report.problems)
         _check_scope(conn, frames, names, scope, report.problems)
         if report.problems:
@@ -1065,6 +1101,7 @@ def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Sco
     """
     touched: dict[str, int] = {}
     with engine.begin() as conn:
+        _hold_the_database(conn)
         found = conn.execute(
             sa.select(db.loads.c.status, db.loads.c.loaded_by).where(db.loads.c.load_id == load_id)
         ).one_or_none()
@@ -1151,8 +1188,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     scope = account.scope if account is not None else EVERYTHING
     if scope.affiliates is not None:
         print(f"loading as affiliate lead {args.user}: only rows of {', '.join(sorted(scope.affiliates))}")
-    report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run,
-                         scope=scope)  # fmt: skip
+    try:
+        report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run,
+                             scope=scope)  # fmt: skip
+    except LoadError as exc:
+        print(f"error: {exc}")
+        return 1
     for line in report.summary_lines():
         print(line)
     return 0 if report.ok else 1
