@@ -76,7 +76,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
         report = ingest.load_tables(engine, paths, loaded_by=loaded_by, dry_run=True, scope=current_scope())
         bar.progress(1.0, text="Checked")
         status.update(
-            label="Files checked: ready to load" if report.ok else f"{len(report.problems):,} problem(s) found",
+            label="Files checked: ready to load" if report.ok else f"{report.problem_count:,} problem(s) found",
             state="complete" if report.ok else "error",
         )
     if previews:
@@ -86,8 +86,11 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
                 st.dataframe(frame, hide_index=True)
     if report.problems:
         st.subheader("Problems")
-        st.error(f"{len(report.problems):,} problem(s): nothing can be loaded until every one is fixed.")
+        st.error(f"{report.problem_count:,} problem(s): nothing can be loaded until every one is fixed.")
         problems = templates.problems_frame(report.problems)
+        if report.problem_count > len(report.problems):
+            st.caption(f"The first {len(report.problems):,} are listed; {report.problem_count - len(report.problems):,} "
+                       "more are only counted. Fix these and check again.")  # fmt: skip
         st.dataframe(problems, hide_index=True)
         st.download_button("Download problems (CSV)", to_csv(problems), file_name="load_problems.csv",
                            mime="text/csv", key="dl_problems")  # fmt: skip
@@ -104,8 +107,12 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
     """The 'Confirm load' button: runs the real load, clears cached figures and shows its summary."""
     if not st.button("Confirm load", type="primary", key="confirm_load"):
         return None
-    with st.spinner("Loading…"):
-        report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
+    try:
+        with st.spinner("Loading…"):
+            report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
+    except ingest.LoadError as exc:  # another load held the database
+        st.error(f"The load did not run: {exc}")
+        return None
     if not report.ok:  # the data changed between the check and the load
         st.error("The load was refused; nothing was written:")
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)

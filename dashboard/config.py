@@ -54,6 +54,30 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("tile_attribution", "", "Attribution text shown for the map tiles."),
     Setting("max_upload_mb", 100, "Largest file the loader reads, in megabytes."),
+    # Limits on what a file holds, checked from its own metadata before it is read. Each is sized for the demo
+    # network's biggest table, supports (500,364 rows x 6 columns at scale 1), at ten times its size.
+    Setting(
+        "max_unpacked_mb",
+        1000,
+        "Largest an XLSX workbook may be once unzipped, in megabytes (a full 1,048,576-row sheet of a 6-column "
+        "table is about 300 MB).",
+    ),
+    Setting(
+        "max_compression_ratio",
+        100,
+        "Largest ratio of unzipped to zipped size of a part of an XLSX workbook (real sheets are about 10).",
+    ),
+    Setting("max_columns", 200, "Most columns a file or sheet may have (the widest contract table has 11)."),
+    Setting(
+        "max_cells",
+        30_000_000,
+        "Most cells (rows x columns) a file or sheet may have (supports at ten times the demo: 5 million rows x 6).",
+    ),
+    Setting(
+        "load_wait_seconds",
+        60,
+        "Seconds a load or undo waits for another one on the same database to finish before it gives up.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -8,6 +8,8 @@ import hashlib
 import io
 import json
 import re
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,9 @@ from dashboard.queries import EVERYTHING, Scope
 
 CHUNK = 20_000
 ENCODING = "UTF-8 (with or without BOM)"
+PROBLEMS_LISTED = 1_000  # a hostile file can break every row: past this many, problems are only counted
+RATIO_FLOOR = 1024 * 1024  # parts of a workbook smaller than this unzipped are too small to matter, whatever ratio
+LOCK_KEY = 0x64617368_6C6F6164  # "dashload": the advisory lock every load and undo takes on PostgreSQL
 
 # Columns by kind of value; the rest are plain text.
 ID_COLUMNS = ("affiliate_id", "school_id", "partner_id")
@@ -97,6 +102,46 @@ class Problem:
         return f"{where}{value}: {self.message}"
 
 
+class ProblemList(list):
+    """Problems of one load: the first PROBLEMS_LISTED are kept, the rest only counted in `unlisted`."""
+
+    def __init__(self, listed: int = PROBLEMS_LISTED) -> None:
+        super().__init__()
+        self.listed, self.unlisted = listed, 0
+
+    @property
+    def full(self) -> bool:
+        """Whether further problems are only counted."""
+        return len(self) >= self.listed
+
+    def append(self, problem: Problem) -> None:
+        """Keep the problem if there is room, else count it."""
+        if self.full:
+            self.unlisted += 1
+        else:
+            super().append(problem)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a file may hold, checked from its own metadata before it is read: a few KB must not cost GB."""
+
+    unpacked_bytes: int
+    compression_ratio: float
+    columns: int
+    cells: int
+
+    @classmethod
+    def configured(cls) -> Limits:
+        """The limits set in the settings registry."""
+        return cls(
+            unpacked_bytes=int(float(config.get("max_unpacked_mb")) * 1024 * 1024),
+            compression_ratio=float(config.get("max_compression_ratio")),
+            columns=int(config.get("max_columns")),
+            cells=int(config.get("max_cells")),
+        )
+
+
 @dataclass
 class TableCounts:
     """Rows of one table a load added, changed and left unchanged."""
@@ -111,7 +156,7 @@ class LoadReport:
     """What a load did or would do: per-table counts, problems (nothing written if any), warnings."""
 
     counts: dict[str, TableCounts] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    problems: ProblemList = field(default_factory=ProblemList)
     warnings: list[Problem] = field(default_factory=list)
     load_id: int | None = None
     dry_run: bool = False
@@ -121,10 +166,18 @@ class LoadReport:
         """Whether the files passed every check."""
         return not self.problems
 
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, listed or only counted."""
+        return _found(self.problems)
+
     def summary_lines(self) -> list[str]:
         """One line per table (added, changed, unchanged), or one line per problem."""
         if not self.ok:
-            return [f"{len(self.problems)} problem(s); nothing was written:"] + [str(p) for p in self.problems]
+            lines = [f"{self.problem_count:,} problem(s); nothing was written:"] + [str(p) for p in self.problems]
+            if self.problem_count > len(self.problems):
+                lines.append(f"... and {self.problem_count - len(self.problems):,} more problem(s), not listed")
+            return lines
         lines = [
             f"{name:<13} {c.added:>9,} added {c.changed:>9,} changed {c.unchanged:>9,} unchanged"
             for name, c in self.counts.items()
@@ -138,10 +191,15 @@ class LoadReport:
 
 
 class LoadError(RuntimeError):
-    """A load can't be undone (unknown, or already undone)."""
+    """A load or undo can't run: the load is unknown or already undone, or another load holds the database."""
 
 
 # ---------------------------------------------------------------- reading
+
+
+def _found(problems: list[Problem]) -> int:
+    """How many problems were found, listed or only counted."""
+    return len(problems) + getattr(problems, "unlisted", 0)
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -178,60 +236,172 @@ def _duplicate_columns(label: str, header: list[str], problems: list[Problem]) -
         seen.setdefault(name, position)
 
 
-def _read_xlsx(path: Path, data: bytes, problems: list[Problem],
+def _over(what: str, found: float, limit: float, setting: str) -> str:
+    """The message for a file over one of the limits (numbers as written: 16,384, 61.4)."""
+    found_text, limit_text = (f"{int(x):,}" if float(x).is_integer() else f"{x:,}" for x in (found, limit))
+    return (f"{what} is {found_text}, over the limit of {limit_text}: the file is refused unread; split it, or raise "
+            f"DASHBOARD_{setting.upper()} if it really holds that much")  # fmt: skip
+
+
+def _zip_problem(archive: zipfile.ZipFile, limits: Limits) -> str | None:
+    """Why the workbook's zip is too big to unpack, from its central directory alone (sizes as declared), or None.
+
+    zipfile never hands out more bytes of a part than its declared size, so declared sizes bound the real work.
+    """
+    members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if total > limits.unpacked_bytes:
+        mb = 1024**2
+        return _over("its size unzipped, in MB,", round(total / mb, 1), limits.unpacked_bytes / mb, "max_unpacked_mb")
+    for m in members:
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > RATIO_FLOOR and ratio > limits.compression_ratio:
+            return _over(f"the compression ratio of its part {m.filename}", int(ratio), limits.compression_ratio,
+                         "max_compression_ratio")  # fmt: skip
+    return None
+
+
+MERGED = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+:[A-Z]+[0-9]+)\"")
+
+
+def _merged_ranges(archive: zipfile.ZipFile, member: str) -> list[str]:
+    """The merged ranges of a worksheet, found by scanning its XML in chunks (read-only openpyxl does not read them).
+
+    Markup can't occur inside cell text (it is escaped there), so a plain search of the bytes is exact.
+    """
+    found: list[str] = []
+    tail = b""
+    with archive.open(member) as src:
+        while chunk := src.read(1 << 20):
+            data = tail + chunk
+            end = 0
+            for match in MERGED.finditer(data):
+                found.append(match.group(1).decode())
+                end = match.end()
+            tail = data[max(end, len(data) - 200) :]
+    return found
+
+
+def _sheet_rows(ws: Any, label: str, limits: Limits,
+                problems: list[Problem]) -> tuple[list[Sequence[Any]], list[tuple[int, int, str]]] | None:  # fmt: skip
+    """(rows of values, formula cells as (row, column, formula)) of a read-only sheet, or None past a limit.
+
+    The sheet's own dimension can lie or be missing, so the limits are checked again on the rows as they stream.
+    """
+    rows: list[Sequence[Any]] = []
+    formulas: list[tuple[int, int, str]] = []
+    cells = 0
+    for number, row in enumerate(ws.iter_rows(), start=1):
+        if len(row) > limits.columns:
+            problems.append(Problem(label, number, None, None,
+                                    _over("the number of columns", len(row), limits.columns, "max_columns")))  # fmt: skip
+            return None
+        cells += max(len(row), 1)  # a row the sheet skips is cheap, but a million of them still take time
+        if cells > limits.cells:
+            problems.append(Problem(label, number, None, None,
+                                    _over("the number of cells", cells, limits.cells, "max_cells")))  # fmt: skip
+            return None
+        if not row:
+            rows.append(())
+            continue
+        values = []
+        for column, cell in enumerate(row, start=1):
+            if cell.data_type == "f":
+                formulas.append((number, column, str(cell.value)))
+            values.append(cell.value)
+        rows.append(values)
+    return rows, formulas
+
+
+def _read_xlsx(path: Path, data: bytes, limits: Limits, problems: list[Problem],
                warnings: list[Problem]) -> list[tuple[str, str, pd.DataFrame]]:  # fmt: skip
     """(table, label, frame of stripped strings) for each sheet of a workbook, named after its table.
 
     Only plain values are read: a formula, merged cells or a hidden sheet is a problem, since what the
-    loader would read is not what the person sees.
+    loader would read is not what the person sees. The workbook is streamed (read-only openpyxl), after its
+    unzipped size and each sheet's dimension are checked against the limits.
     """
     import openpyxl
+    from openpyxl.utils import get_column_letter, range_boundaries
 
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        too_big = _zip_problem(archive, limits)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
+        return []
+    if too_big:
+        problems.append(Problem(path.name, None, None, None, too_big))
+        return []
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
         return []
     out = []
-    found = len(problems)
-    for ws in wb.worksheets:
-        label = f"{path.name} [{ws.title}]"
-        if ws.sheet_state != "visible":
-            problems.append(Problem(label, None, None, None, f"sheet is {ws.sheet_state}: unhide it and check it, "
-                                    "or delete it; the loader does not read data you can't see"))  # fmt: skip
-            continue
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        while rows and all(v is None or str(v).strip() == "" for v in rows[-1]):
-            rows.pop()
-        table = path.stem if len(wb.worksheets) == 1 and path.stem in contract.TABLES else ws.title.strip()
-        if table == GUIDE_SHEET:
-            warnings.append(Problem(label, None, None, None, "the template's column guide: not loaded"))
-            continue
-        if not rows:
-            warnings.append(Problem(label, None, None, None, "sheet is empty: skipped"))
-            continue
-        header = [_cell_text(v) for v in rows[0]]
-        while header and header[-1] == "":
-            header.pop()
-        for rng in ws.merged_cells.ranges:
-            problems.append(Problem(label, rng.min_row, _header_name(header, rng.min_col), str(rng.coord),
-                                    f"cells {rng.coord} are merged: unmerge them and fill in every cell"))  # fmt: skip
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.data_type == "f":
-                    problems.append(Problem(label, cell.row, _header_name(header, cell.column), str(cell.value),
-                                            f"cell {cell.coordinate} holds a formula: the loader reads values only; "
-                                            "copy the cells and paste them as values"))  # fmt: skip
-        _duplicate_columns(label, header, problems)
-        body = [[_cell_text(v) for v in r[: len(header)]] + [""] * (len(header) - len(r)) for r in rows[1:]]
-        if not body:
-            warnings.append(Problem(label, 1, None, None, "has a header row but no data rows: skipped"))
-            continue
-        out.append((table, label, pd.DataFrame(body, columns=header, dtype=object).astype(str)))
-    if not out and len(problems) == found:
+    found = _found(problems)
+    try:
+        for ws in wb.worksheets:
+            label = f"{path.name} [{ws.title}]"
+            if ws.sheet_state != "visible":
+                problems.append(Problem(label, None, None, None, f"sheet is {ws.sheet_state}: unhide it and check "
+                                        "it, or delete it; the loader does not read data you can't see"))  # fmt: skip
+                continue
+            table = path.stem if len(wb.worksheets) == 1 and path.stem in contract.TABLES else ws.title.strip()
+            if table == GUIDE_SHEET:
+                warnings.append(Problem(label, None, None, None, "the template's column guide: not loaded"))
+                continue
+            # openpyxl read the sheet's <dimension ref> from the first bytes of its XML on opening
+            width, height = ws.max_column or 0, ws.max_row or 0
+            if width > limits.columns:
+                problems.append(Problem(label, None, None, get_column_letter(width) + str(height),
+                                        _over("the number of columns", width, limits.columns, "max_columns")))  # fmt: skip
+                continue
+            if width * height > limits.cells:
+                problems.append(Problem(label, None, None, get_column_letter(width) + str(height),
+                                        _over("the number of cells", width * height, limits.cells, "max_cells")))  # fmt: skip
+                continue
+            ws.reset_dimensions()  # read the rows the sheet holds, not the rows its dimension claims
+            read = _sheet_rows(ws, label, limits, problems)
+            if read is None:
+                continue
+            rows, formulas = read
+            header = [_cell_text(v) for v in rows[0]] if rows else []
+            while header and header[-1] == "":
+                header.pop()
+            width = len(header)
+            # a value beyond the header's columns is ignored, and said; trailing rows blank under the header end it
+            stray = [(n, c) for n, r in enumerate(rows, start=1) for c, v in enumerate(r[width:], start=width + 1)
+                     if v is not None and str(v).strip() != ""]  # fmt: skip
+            if stray:
+                n, c = stray[0]
+                warnings.append(Problem(label, n, get_column_letter(c), None, f"{len(stray):,} cell(s) outside the "
+                                        f"header's columns, the first at {get_column_letter(c)}{n}: ignored"))  # fmt: skip
+            while rows and all(v is None or str(v).strip() == "" for v in rows[-1][:width]):
+                rows.pop()
+            if not rows:
+                warnings.append(Problem(label, None, None, None, "sheet is empty: skipped"))
+                continue
+            for ref in _merged_ranges(archive, ws._worksheet_path.lstrip("/")):
+                min_col, min_row, _, _ = range_boundaries(ref)
+                problems.append(Problem(label, min_row, _header_name(header, min_col), ref,
+                                        f"cells {ref} are merged: unmerge them and fill in every cell"))  # fmt: skip
+            for number, column, formula in formulas:
+                problems.append(Problem(label, number, _header_name(header, column), formula,
+                                        f"cell {get_column_letter(column)}{number} holds a formula: the loader reads "
+                                        "values only; copy the cells and paste them as values"))  # fmt: skip
+            _duplicate_columns(label, header, problems)
+            body = [[_cell_text(v) for v in r[:width]] + [""] * (width - len(r)) for r in rows[1:]]
+            if not body:
+                warnings.append(Problem(label, 1, None, None, "has a header row but no data rows: skipped"))
+                continue
+            out.append((table, label, pd.DataFrame(body, columns=header, dtype=object).astype(str)))
+    finally:
+        wb.close()
+    if not out and _found(problems) == found:
         problems.append(Problem(path.name, None, None, None, "no sheet holds data rows: expected a header row "
                                 "and data rows on a sheet named after its table"))  # fmt: skip
-    return out if len(problems) == found else []
+    return out if _found(problems) == found else []
 
 
 def _header_name(header: list[str], column: int) -> str:
@@ -276,7 +446,7 @@ def _decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
         return None
 
 
-def _read(path: Path, max_bytes: int, problems: list[Problem],
+def _read(path: Path, max_bytes: int, limits: Limits, problems: list[Problem],
           warnings: list[Problem]) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:  # fmt: skip
     """(table, label, frame of stripped strings) per table in the file, or None after adding the reason to problems."""
     name = path.name
@@ -301,7 +471,7 @@ def _read(path: Path, max_bytes: int, problems: list[Problem],
         return None, b""
     data = path.read_bytes()
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, data, problems, warnings), data
+        return _read_xlsx(path, data, limits, problems, warnings), data
     text = _decode(name, data, problems)
     if text is None:
         return None, data
@@ -315,6 +485,15 @@ def _read(path: Path, max_bytes: int, problems: list[Problem],
             problems.append(Problem(name, 1, None, header_line[:80], f"columns are separated by {sep_name}, not "
                                     "commas: save it as 'CSV UTF-8 (comma delimited)'"))  # fmt: skip
             return None, data
+    if len(header) > limits.columns:
+        problems.append(Problem(name, 1, None, None,
+                                _over("the number of columns", len(header), limits.columns, "max_columns")))  # fmt: skip
+        return None, data
+    lines = text.count("\n") + (not text.endswith("\n"))  # at least the rows: a quoted value may hold a line break
+    if lines * len(header) > limits.cells:
+        problems.append(Problem(name, None, None, None,
+                                _over("the number of cells", lines * len(header), limits.cells, "max_cells")))  # fmt: skip
+        return None, data
     _duplicate_columns(name, header, problems)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
@@ -346,7 +525,10 @@ class _Checker:
             return
         self.bad |= mask
         values = (value if value is not None else self.frame[column])[mask]
-        for row, val in zip(self.rows[mask.to_numpy()], values, strict=True):
+        for i, (row, val) in enumerate(zip(self.rows[mask.to_numpy()], values, strict=True)):
+            if getattr(self.problems, "full", False):  # counted, not built: a hostile file may break a million rows
+                self.problems.unlisted += len(values) - i
+                return
             self.problems.append(Problem(self.file, int(row), column, str(val), message))
 
 
@@ -396,6 +578,13 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
             num = _numbers(s if good.all() else s.where(good))
             if col not in ("latitude", "longitude"):
                 check.flag(num < 0, col, "must not be negative")
+            if col in INT_COLUMNS:
+                largest = _largest_integer(db.metadata.tables[table].c[col])
+                check.flag(num > largest, col, f"is too large for the database: whole numbers here may be at most "
+                           f"{largest:,}")  # fmt: skip
+            else:
+                check.flag(num.abs() == np.inf, col, "is too large for the database: numbers may be at most about "
+                           "1.8e308")  # fmt: skip
             out[col] = num
         elif col == "title_i":
             b = s.str.lower().map(BOOL_VALUES)
@@ -411,6 +600,12 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
                     for row, val in zip(check.rows[formula.to_numpy()], s[formula], strict=True):
                         warnings.append(Problem(file, int(row), col, val, "starts like a spreadsheet formula; "
                                                 "stored as plain text, never evaluated"))  # fmt: skip
+            length = getattr(db.metadata.tables[table].c[col].type, "length", None)
+            if length and col not in ENUMS.get(table, {}):  # an enumeration value is checked against its list
+                lengths = s.str.len()
+                shown = s.str.slice(0, 60) + "... (" + lengths.astype(str) + " characters)"
+                check.flag(lengths > length, col, f"is longer than the {length} characters the database holds: "
+                           "shorten it", shown.where(lengths > 60, s))  # fmt: skip
             out[col] = s
     for col, allowed in ENUMS.get(table, {}).items():
         check.flag(out[col].notna() & (raw[col] != "") & ~out[col].isin(allowed), col,
@@ -426,6 +621,13 @@ def _validate(table: str, frame: pd.DataFrame, file: str, problems: list[Problem
     out["_row"] = check.rows
     out["_bad"] = check.bad.to_numpy()
     return out
+
+
+def _largest_integer(column: sa.Column) -> int:
+    """The largest value the column's integer type holds on PostgreSQL (SQLite holds 64 bits in any of them)."""
+    if isinstance(column.type, sa.SmallInteger):
+        return 2**15 - 1
+    return 2**63 - 1 if isinstance(column.type, sa.BigInteger) else 2**31 - 1
 
 
 def _numbers(s: pd.Series) -> pd.Series:
@@ -773,6 +975,39 @@ def _years_to_refresh(diffs: dict[str, tuple]) -> set[str] | None:
 # ---------------------------------------------------------------- public API
 
 
+def _hold_the_database(conn: sa.Connection) -> None:
+    """Wait until no other load or undo runs on the database, then hold it until this transaction ends.
+
+    Two loads diffing against the same rows would both insert them; the second would fail on a key. PostgreSQL
+    takes an advisory lock, SQLite its write lock (BEGIN IMMEDIATE, so every read of the load sees the rows the
+    previous one wrote). Raises LoadError after waiting DASHBOARD_LOAD_WAIT_SECONDS.
+    """
+    wait = float(config.get("load_wait_seconds"))
+    busy = LoadError(f"another load or undo is running on this database and did not finish within {wait:g} "
+                     "seconds; nothing was written: wait for it to finish, then try again")  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        before = conn.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar_one()
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(wait * 1000)}ms"})
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                raise busy from None
+            raise
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :before, true)"), {"before": before})
+    elif conn.dialect.name == "sqlite":
+        before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise busy from None
+            raise
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
+
+
 def default_max_bytes() -> int:
     """The configured upload limit in bytes."""
     return int(float(config.get("max_upload_mb")) * 1024 * 1024)
@@ -786,6 +1021,7 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
     """
     report = LoadReport(dry_run=dry_run)
     limit = default_max_bytes() if max_bytes is None else max_bytes
+    limits = Limits.configured()
     frames: dict[str, pd.DataFrame] = {}
     names: dict[str, str] = {}
     digests: list[dict[str, str]] = []
@@ -799,7 +1035,7 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
             report.problems.append(Problem(path.name, None, None, None,
                                            f"file name must be a contract table: {', '.join(contract.TABLES)}"))  # fmt: skip
             continue
-        sheets, data = _read(path, limit, report.problems, report.warnings)
+        sheets, data = _read(path, limit, limits, report.problems, report.warnings)
         if sheets is None:
             continue
         digests.append({"name": path.name, "sha256": hashlib.sha256(data).hexdigest()})
@@ -818,6 +1054,8 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
                 frames[table] = typed
     order = [t for t in contract.TABLES if t in frames]
     with engine.begin() as conn:
+        if not dry_run and not report.problems:
+            _hold_the_database(conn)  # before the checks read, so they see the rows of a load that just finished
         _check_foreign_keys(conn, frames, names, report.problems)
         _check_scope(conn, frames, names, scope, report.problems)
         if report.problems:
@@ -863,6 +1101,7 @@ def undo_load(engine: sa.Engine, load_id: int, by: str | None = None, scope: Sco
     """
     touched: dict[str, int] = {}
     with engine.begin() as conn:
+        _hold_the_database(conn)
         found = conn.execute(
             sa.select(db.loads.c.status, db.loads.c.loaded_by).where(db.loads.c.load_id == load_id)
         ).one_or_none()
@@ -949,8 +1188,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     scope = account.scope if account is not None else EVERYTHING
     if scope.affiliates is not None:
         print(f"loading as affiliate lead {args.user}: only rows of {', '.join(sorted(scope.affiliates))}")
-    report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run,
-                         scope=scope)  # fmt: skip
+    try:
+        report = load_tables(engine, [Path(p) for p in args.paths], loaded_by=args.user, dry_run=args.dry_run,
+                             scope=scope)  # fmt: skip
+    except LoadError as exc:
+        print(f"error: {exc}")
+        return 1
     for line in report.summary_lines():
         print(line)
     return 0 if report.ok else 1

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -745,3 +746,57 @@ def test_a_load_killed_mid_transaction_leaves_the_database_unchanged(
     assert checksum(loaded) == before
     report = ingest.load_tables(loaded, [fix], "after")  # no lock or journal left behind
     assert report.ok and report.counts["schools"].added == 20
+
+
+def test_two_loads_at_once_are_serialised(engine: sa.Engine, demo_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [demo_csv / f"{t}.csv" for t in ("affiliates", "schools", "school_years", "outcomes")]
+    both_checking = threading.Barrier(2)
+    check = ingest._check_foreign_keys
+
+    def meet_then_check(*args) -> None:
+        # unserialised, both loads get here together and diff against the same rows; serialised, the first
+        # waits here in vain while the second waits for it
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checking.wait(timeout=3)
+        check(*args)
+
+    monkeypatch.setattr(ingest, "_check_foreign_keys", meet_then_check)
+    results: dict[str, object] = {}
+
+    def load(name: str) -> None:
+        try:
+            results[name] = ingest.load_tables(engine, files, name)
+        except Exception as exc:  # kept for the assertion below, which names it
+            results[name] = exc
+
+    threads = [threading.Thread(target=load, args=(name,)) for name in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    busy = [r for r in results.values() if isinstance(r, ingest.LoadError) and "another load" in str(r)]
+    reports = [r for r in results.values() if isinstance(r, ingest.LoadReport) and r.ok]
+    assert len(busy) + len(reports) == 2, results
+    assert reports and sum(r.counts["outcomes"].added for r in reports) == len(read(demo_csv, "outcomes"))
+    assert counts(engine)["outcomes"] == len(read(demo_csv, "outcomes")) and counts(engine)["loads"] == len(reports)
+    assert_rollups_are_a_full_refresh(engine)
+
+
+def test_a_load_or_undo_while_another_holds_the_database_is_told_to_try_again(
+    loaded: sa.Engine, demo_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_LOAD_WAIT_SECONDS", "1")
+    before = checksum(loaded)
+    with loaded.connect() as other:  # another load, in the middle of its transaction
+        if loaded.dialect.name == "postgresql":
+            other.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ingest.LOCK_KEY})
+        else:
+            other.exec_driver_sql("BEGIN IMMEDIATE")
+        with pytest.raises(ingest.LoadError, match=r"another load or undo is running .* then try again"):
+            ingest.load_tables(loaded, [demo_csv / "affiliates.csv"], "second")
+        with pytest.raises(ingest.LoadError, match="another load or undo is running"):
+            ingest.undo_load(loaded, 1)
+        assert ingest.load_tables(loaded, [demo_csv / "affiliates.csv"], "checker", dry_run=True).ok  # reads go on
+        other.rollback()
+    assert checksum(loaded) == before
+    assert ingest.load_tables(loaded, [demo_csv / "affiliates.csv"], "after").ok
