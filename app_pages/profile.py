@@ -57,8 +57,8 @@ with right:
 
 left, right = st.columns(2)
 with left:
-    state = formatting.markdown_text(report.affiliate["state"])
-    st.markdown(f"**Outcomes against {state} and the nation, {year}** (tier 2 and 3 students)")
+    st.markdown(f"**Outcomes against {formatting.markdown_text(report.affiliate['state'])} and the nation, {year}** "
+                "(tier 2 and 3 students)")  # fmt: skip
     names = profile.benchmark_names(report.affiliate)
     bars = profile.benchmark_bars(report.benchmarks, year, names)
     missing = profile.places_without_outcomes(bars, names)

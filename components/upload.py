@@ -112,7 +112,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)
         return report
     st.cache_data.clear()
-    st.success(f"Load {report.load_id} recorded. Every page now shows the new figures.")
+    st.success(f"Load {report.load_id:d} recorded. Every page now shows the new figures.")
     _counts(report, "What the load did, per table:")
     return report
 
