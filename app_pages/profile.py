@@ -39,7 +39,7 @@ with left:
     st.markdown(f"**Schools, {year}**")
     schools, silent = profile.schools_table(report.schools)
     if schools.empty:
-        st.caption(f"No school of {name} reported for {year}.")
+        st.caption(f"No school of {formatting.markdown_text(name)} reported for {year}.")
     else:
         st.dataframe(schools, hide_index=True, height=profile.table_height(len(schools)))
         st.caption(
@@ -57,7 +57,8 @@ with right:
 
 left, right = st.columns(2)
 with left:
-    st.markdown(f"**Outcomes against {report.affiliate['state']} and the nation, {year}** (tier 2 and 3 students)")
+    st.markdown(f"**Outcomes against {formatting.markdown_text(report.affiliate['state'])} and the nation, {year}** "
+                "(tier 2 and 3 students)")  # fmt: skip
     names = profile.benchmark_names(report.affiliate)
     bars = profile.benchmark_bars(report.benchmarks, year, names)
     missing = profile.places_without_outcomes(bars, names)
@@ -67,7 +68,7 @@ with left:
         st.plotly_chart(profile.benchmark_figure(bars), key="profile_benchmarks")
         st.caption(
             "Rate = students who met the outcome / eligible students; hover for n. <10 marks a suppressed rate."
-            + (f" No outcome data in {year} for {' or '.join(missing)}." if missing else "")
+            + (f" No outcome data in {year} for {formatting.markdown_text(' or '.join(missing))}." if missing else "")
         )
         table.data_expander(profile.benchmark_table(bars), f"profile_{affiliate}_benchmarks_{year}")
 with right:
@@ -98,7 +99,7 @@ with partners_col:
         a, b = st.columns(2)
         a.metric("Partners", count)
         b.metric("In-kind support", in_kind)
-        st.caption(f"Top categories: {top}")
+        st.caption(f"Top categories: {formatting.markdown_text(top)}")
         st.plotly_chart(profile.partners_figure(report.partners), key="profile_partners")
         table.data_expander(report.partners, f"profile_{affiliate}_partners_{year}")
 with money_col:

@@ -47,7 +47,7 @@ else:
                    "The dashed line is the whole network.")  # fmt: skip
         missing = peers.without_data(lines, picked, names)
         if missing:
-            st.caption(f"No {label.lower()} data in any year for: {'; '.join(missing)}.")
+            st.caption(f"No {label.lower()} data in any year for: {formatting.markdown_text('; '.join(missing))}.")
         table.data_expander(peers.lines_export(lines), f"schools_{metric}_by_year")
 
     st.subheader(f"Against peers, state and nation, {year}")

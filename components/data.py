@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import config, db, partner_view, peers, profile, queries
+from dashboard import config, db, formatting, partner_view, peers, profile, queries
 
 
 @st.cache_resource(show_spinner=False)
@@ -26,7 +26,7 @@ def engine_or_stop() -> sa.Engine:
     try:
         return engine()
     except config.ConfigError as exc:
-        st.error(f"The dashboard cannot start: {exc}")
+        st.error(f"The dashboard cannot start: {formatting.markdown_text(exc)}")
         st.stop()
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import contract, ingest, templates
 from dashboard.export import to_csv
+from dashboard.formatting import markdown_text
 from dashboard.queries import EVERYTHING, Scope
 
 PREVIEW_ROWS = 5
@@ -82,7 +83,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
     if previews:
         st.subheader("Preview")
         for label, frame in previews.items():
-            with st.expander(f"{label}: first {min(len(frame), PREVIEW_ROWS)} rows"):
+            with st.expander(f"{markdown_text(label)}: first {min(len(frame), PREVIEW_ROWS)} rows"):
                 st.dataframe(frame, hide_index=True)
     if report.problems:
         st.subheader("Problems")
@@ -118,7 +119,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)
         return report
     st.cache_data.clear()
-    st.success(f"Load {report.load_id} recorded. Every page now shows the new figures.")
+    st.success(f"Load {report.load_id:d} recorded. Every page now shows the new figures.")
     _counts(report, "What the load did, per table:")
     return report
 
@@ -135,7 +136,7 @@ def upload_section(engine: sa.Engine) -> None:
     """The uploader, and the check and load of whatever it holds."""
     scope = current_scope()
     if scope.affiliates is not None:
-        st.caption(f"You can load rows of your own affiliates only ({', '.join(sorted(scope.affiliates))}); a file "
+        st.caption(f"You can load rows of your own affiliates only ({markdown_text(', '.join(sorted(scope.affiliates)))}); a file "
                    "naming another affiliate or one of its schools is refused whole.")  # fmt: skip
     files = uploader()
     if not files:
@@ -185,7 +186,7 @@ def load_history(engine: sa.Engine) -> None:
         try:
             touched = ingest.undo_load(engine, int(load_id), by=current_user(), scope=scope)
         except ingest.LoadError as exc:
-            st.error(f"Load {load_id} was not undone: {exc}")
+            st.error(f"Load {load_id} was not undone: {markdown_text(exc)}")
             return
         st.cache_data.clear()
         st.session_state.pop("undo_confirm", None)  # the next undo asks again

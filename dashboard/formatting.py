@@ -69,9 +69,27 @@ def dollars(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def markdown_text(text: str) -> str:
-    """Text with every Markdown punctuation escaped, so a name from the data shows as written, never as markup."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~])", r"\\\1", str(text))
+# Invisible, and not a place to break a line; it sits where GFM's autolinks and Streamlit's emoji, icon and
+# colour shortcodes would otherwise match, since those match the text after backslash escapes are resolved.
+WORD_JOINER = "\u2060"
+_LINE_BREAKS = re.compile(r"[\s\x00-\x1f\x7f]+")
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes them all
+_AUTOLINK_STARTS = re.compile(r"(:|@|(?i:www)(?=\.))")
+
+
+def markdown_text(text: object) -> str:
+    """Outside text (names from the data, values from the URL, file names) as Markdown that shows it as written.
+
+    The one door for such text into every Streamlit element that reads Markdown (headings, captions, info boxes,
+    expander, button and page-link labels, help text). Line breaks become spaces, so no heading, list, table or
+    code block can start inside it; every ASCII punctuation character is backslash-escaped, so no emphasis,
+    link, image, HTML tag, entity, `$math$` or `:color[...]` directive forms; a word joiner after every `:` and
+    `@` and after `www` before its `.` stops bare URLs, `www.` hosts, emails and `:emoji:` shortcodes becoming
+    links or icons. It reads as written; only the invisible word joiners are added.
+    """
+    flat = _LINE_BREAKS.sub(" ", str(text))
+    joined = _AUTOLINK_STARTS.sub(lambda m: m.group(1) + WORD_JOINER, flat)
+    return _PUNCTUATION.sub(r"\\\1", joined)
 
 
 def plotly_text(text: str) -> str:

@@ -81,16 +81,18 @@ def validate(state: str | None, affiliate: str | None, places: pd.DataFrame) -> 
     states = set(places["state"])
     owner = dict(zip(places["affiliate_id"], places["state"], strict=True))
     if state is not None and state not in states:
-        notices.append(f"State {state!r} is not in the data; showing the nation instead.")
+        notices.append(f"State '{markdown_text(state[:40])}' is not in the data; showing the nation instead.")
         return NATION, notices
     if affiliate is not None:
         if affiliate not in owner:
-            notices.append(f"Affiliate {affiliate!r} is not in the data; showing {_where(state)} instead.")
+            notices.append(
+                f"Affiliate '{markdown_text(affiliate[:40])}' is not in the data; showing {_where(state)} instead."
+            )
             affiliate = None
         elif state is None:
             state = owner[affiliate]
         elif owner[affiliate] != state:
-            notices.append(f"Affiliate {affiliate!r} is not in {state}; showing the state instead.")
+            notices.append(f"Affiliate '{markdown_text(affiliate[:40])}' is not in {state}; showing the state instead.")
             affiliate = None
     return DrillPath(state, affiliate), notices
 

@@ -80,7 +80,7 @@ def validate_metric(wanted: str | None, metrics: Iterable[str] = contract.METRIC
     options = list(metrics)
     if wanted is None or wanted in options:
         return wanted or options[0], None
-    return options[0], f"Outcome {wanted[:40]!r} is not known; showing {LABELS[options[0]]} instead."
+    return options[0], f"Outcome '{markdown_text(wanted[:40])}' is not known; showing {LABELS[options[0]]} instead."
 
 
 def school_rates(

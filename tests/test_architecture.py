@@ -1,4 +1,5 @@
-"""The layer rule, enforced: dashboard/ is plain Python; pages hold no SQL and no caching."""
+"""The layer rule, enforced: dashboard/ is plain Python; pages hold no SQL and no caching, and write outside text
+into Markdown only through markdown_text."""
 
 from __future__ import annotations
 
@@ -39,3 +40,97 @@ def test_pages_hold_no_sql_and_no_caching() -> None:
 def test_there_is_no_pages_folder_for_streamlit_to_run_behind_the_sign_in() -> None:
     # A fresh server runs pages/<name>.py directly for /<name> until app.py has declared navigation once.
     assert not (ROOT / "pages").exists()
+
+
+# Streamlit calls whose text (body, label or help) is read as Markdown.
+MARKDOWN_CALLS = frozenset({
+    "markdown", "caption", "subheader", "header", "title", "write", "info", "warning", "error", "success", "toast",
+    "expander", "popover", "status", "button", "form_submit_button", "download_button", "page_link", "checkbox",
+    "toggle", "radio", "selectbox", "multiselect", "text_input", "select_slider", "slider", "file_uploader", "metric",
+})  # fmt: skip
+# What may be called inside an f-string handed to them: the one door for outside text (filters._shown and
+# outcome_view.spread pass their values through it), and what formats numbers or school years.
+SAFE_CALLS = frozenset({"markdown_text", "_shown", "spread", "span", "compact", "percent", "dollars", "_money",
+                        "_dollars", "len", "min"})  # fmt: skip
+# Names that hold no outside text, each for a reason.
+TRUSTED_NAMES = {
+    "year": "a school year of the data, normalised to YYYY-YY by the contract on every load",
+    "previous_year": "the same",
+    "span": "school years, the same",
+    "since": "Schools: built from previous_year",
+    "when": "Profile: built from school years",
+    "note": "Outcomes: counts, and names through markdown_text",
+    "hint": "Outcomes: fixed text",
+    "silent": "a count",
+    "load_id": "an integer id",
+    "metric": "checked against contract.METRICS",
+    "label": "LABELS[metric], or a filter's own fixed label",
+    "preset": "a key of roi.PRESETS, chosen in a selectbox",
+    "n": "kpi: a formatted count or the suppressed label",
+    "estimate": "roi.PUBLISHED_ESTIMATES, written in code",
+}
+
+
+def _name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+def _root(node: ast.expr) -> ast.expr:
+    """What an expression reads from: LABELS[metric].lower() -> LABELS, estimate["source"] -> estimate."""
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args:
+            node = node.func.value  # .lower(), .capitalize()
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        else:
+            return node
+
+
+def _safe(value: ast.expr) -> bool:
+    """Whether an f-string field holds no outside text, or holds it only through markdown_text."""
+    if isinstance(value, ast.Call) and _name(value.func) in SAFE_CALLS:
+        return True
+    if isinstance(value, ast.Call) and _name(value.func) == "join" and isinstance(value.func.value, ast.Constant):
+        return all(_safe(arg) for arg in value.args)  # ", ".join(contract.TABLES)
+    node = _root(value)
+    if isinstance(node, ast.Constant) or _name(node).isupper():  # code constants: LABELS, MAX_SCHOOLS, TABLES
+        return True
+    return isinstance(node, ast.Name) and node.id in TRUSTED_NAMES
+
+
+def _unescaped_fields(source: str) -> list[str]:
+    """'line: field' for each f-string field of outside text handed to a Markdown-reading Streamlit call."""
+    found = []
+    for call in ast.walk(ast.parse(source)):
+        if not (isinstance(call, ast.Call) and _name(call.func) in MARKDOWN_CALLS):
+            continue
+        texts = call.args[:1] + [k.value for k in call.keywords if k.arg in ("body", "label", "help")]
+        stack = list(texts)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call) and _name(node.func) == "markdown_text":
+                continue  # everything under the door is escaped as a whole
+            if isinstance(node, ast.FormattedValue) and node.format_spec is None and not _safe(node.value):
+                found.append(f"{node.lineno}: {ast.unparse(node.value)}")
+            stack.extend(ast.iter_child_nodes(node))
+    return sorted(found)
+
+
+def test_the_field_check_tells_escaped_from_unescaped_text() -> None:
+    assert _unescaped_fields('st.caption(f"No school of {name} in {year}.")') == ["1: name"]
+    assert _unescaped_fields('st.info("x" + (f" for {\' or \'.join(missing)}" if missing else ""))') == [
+        "1: ' or '.join(missing)"
+    ]
+    assert _unescaped_fields('st.expander(f"{label_of[path]}: rows", help=f"{row.year}")') == [
+        "1: label_of[path]",
+        "1: row.year",
+    ]
+    escaped = 'st.caption(f"No school of {formatting.markdown_text(name)}, {LABELS[m].lower()}, {n:,} in {year}.")'
+    assert _unescaped_fields(escaped) == []
+    assert _unescaped_fields('st.subheader(formatting.markdown_text(f"{name} · {city}"))') == []
+
+
+def test_pages_and_components_write_outside_text_into_markdown_only_through_markdown_text() -> None:
+    scripts = sorted((ROOT / "app_pages").glob("*.py")) + sorted((ROOT / "components").glob("*.py"))
+    offenders = {p.name: found for p in scripts if (found := _unescaped_fields(p.read_text()))}
+    assert offenders == {}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import streamlit as st
 
 from components import table
 from dashboard import db, users
@@ -62,3 +64,10 @@ def test_the_csv_is_made_and_audited_only_when_the_file_is_asked_for(monkeypatch
 
     make()  # each download is its own audit row
     assert _downloads(audit_engine) == [("reader", "schools_2024-25.csv")] * 2
+
+
+def test_the_tables_own_csv_export_is_hidden_so_only_the_guarded_download_exports() -> None:
+    # st.dataframe's toolbar CSV writes =HYPERLINK(...) as it is and is not audited; our download button is both.
+    settings = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["disableDataExport"] is True
+    assert st.get_option("client.disableDataExport") is True  # the installed Streamlit knows and reads the option

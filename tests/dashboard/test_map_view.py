@@ -222,7 +222,7 @@ def test_an_approximate_location_is_said_so(frames) -> None:
 
 def test_markdown_text_shows_names_as_written() -> None:
     assert map_view.markdown_text("[x](javascript:alert(1)) *b* <i>") == (
-        "\\[x\\]\\(javascript:alert\\(1\\)\\) \\*b\\* \\<i\\>"
+        "\\[x\\]\\(javascript\\:\u2060alert\\(1\\)\\) \\*b\\* \\<i\\>"
     )
 
 

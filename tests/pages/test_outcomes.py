@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import formatting
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -140,4 +142,6 @@ def test_a_link_in_a_url_value_is_shown_as_text_not_as_a_link(app: AppTest) -> N
     app.run()
     assert not app.exception
     notice = next(i.value for i in app.sidebar.info if "unknown outcome" in i.value)
-    assert "\\[Sign in again\\]\\(https://evil" in notice  # escaped: Markdown draws it as the literal text
+    # Escaped, and the scheme broken by a word joiner: Markdown draws the literal text, and no bare URL autolinks.
+    assert formatting.markdown_text("[Sign in again](https://evil.example)") in notice
+    assert "https://" not in notice
