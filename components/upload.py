@@ -112,7 +112,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         with st.spinner("Loading…"):
             report = ingest.load_tables(engine, paths, loaded_by=loaded_by, scope=current_scope())
     except ingest.LoadError as exc:  # another load held the database
-        st.error(f"The load did not run: {exc}")
+        st.error(f"The load did not run: {markdown_text(exc)}")
         return None
     if not report.ok:  # the data changed between the check and the load
         st.error("The load was refused; nothing was written:")
