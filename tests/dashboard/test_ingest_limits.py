@@ -4,12 +4,9 @@ and values the database can't hold refused by the dry run as by the load."""
 from __future__ import annotations
 
 import json
-import re
-import struct
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard import db, ingest
+from tests.hostile_workbooks import MEGABYTES, SECONDS, SHEET, bomb, declare_size, with_cell, workbook
 
 ROOT = Path(__file__).resolve().parents[2]
-SHEET = "xl/worksheets/sheet1.xml"
-SECONDS, MEGABYTES = 5.0, 300.0  # what refusing a hostile workbook may cost at most
 
 # Loads one file (a dry run) in a fresh process; prints the seconds and the growth of its peak memory.
 MEASURE = """
@@ -53,75 +49,6 @@ def measure(engine: sa.Engine, path: Path) -> dict:
         pytest.fail(f"{path.name}: no answer within 120 s")
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def workbook(small_csv: Path, path: Path) -> Path:
-    """A normal workbook: a schools sheet with the first ten demo schools."""
-    schools = pd.read_csv(small_csv / "schools.csv", dtype=str, keep_default_na=False).head(10)
-    with pd.ExcelWriter(path) as xl:
-        schools.to_excel(xl, sheet_name="schools", index=False)
-    return path
-
-
-def rezip(path: Path, member: str, write) -> Path:
-    """The workbook with one part rewritten by write(old bytes, open part for writing); the other parts as they were."""
-    with zipfile.ZipFile(path) as src:
-        parts = {i.filename: src.read(i) for i in src.infolist()}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, body in parts.items():
-            if name == member:
-                with out.open(name, "w", force_zip64=True) as part:
-                    write(body, part)
-            else:
-                out.writestr(name, body)
-    return path
-
-
-def with_cell(path: Path, ref: str, dimension: str | None) -> Path:
-    """The workbook with one more cell at ref (holding 'x'), its sheet's dimension set to `dimension`, or
-    left as written (a dimension that lies) when None, or removed when ''."""
-    row = re.match(r"[A-Z]+(\d+)", ref).group(1)
-    cell = f'<row r="{row}"><c r="{ref}" t="inlineStr"><is><t>x</t></is></c></row>'.encode()
-
-    def write(body: bytes, part) -> None:
-        body = body.replace(b"</sheetData>", cell + b"</sheetData>")
-        if dimension == "":
-            body = re.sub(rb"<dimension [^>]*/>", b"", body)
-        elif dimension is not None:
-            body = re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"'.encode(), body)
-        part.write(body)
-
-    return rezip(path, SHEET, write)
-
-
-def bomb(path: Path, megabytes: int) -> Path:
-    """The workbook with its sheet replaced by `megabytes` of rows that compress about a thousandfold."""
-    rows = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000  # about 1 MB
-
-    def write(body: bytes, part) -> None:
-        head, _, _ = body.partition(b"<sheetData>")
-        part.write(head + b"<sheetData>")
-        for _ in range(megabytes):
-            part.write(rows)
-        part.write(b"</sheetData></worksheet>")
-
-    return rezip(path, SHEET, write)
-
-
-def declare_size(path: Path, member: str, size: int) -> Path:
-    """The zip with the unzipped size of one part declared as `size`, in its local and central headers alike."""
-    data = bytearray(path.read_bytes())
-    name = member.encode()
-    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
-        at = data.find(signature)
-        while at >= 0:
-            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
-            length = struct.unpack_from("<H", data, at + (26 if signature == b"PK\x03\x04" else 28))[0]
-            if bytes(data[name_at : name_at + length]) == name:
-                struct.pack_into("<I", data, at + offset, size)
-            at = data.find(signature, at + 4)
-    path.write_bytes(bytes(data))
-    return path
 
 
 @pytest.fixture
