@@ -313,6 +313,45 @@ def _sheet_rows(ws: Any, label: str, limits: Limits,
     return rows, formulas
 
 
+def _open_workbook(name: str, data: bytes, limits: Limits,
+                   problems: list[Problem]) -> tuple[zipfile.ZipFile, Any] | None:  # fmt: skip
+    """(zip, read-only openpyxl workbook) of the file, or None with the reason when it is too big or no workbook.
+
+    The zip's sizes are checked first: openpyxl reads every shared string on opening, whatever is read after.
+    """
+    import openpyxl
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        too_big = _zip_problem(archive, limits)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        problems.append(Problem(name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
+        return None
+    if too_big:
+        problems.append(Problem(name, None, None, None, too_big))
+        return None
+    try:
+        return archive, openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        problems.append(Problem(name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
+        return None
+
+
+def _dimension_problem(ws: Any, label: str, limits: Limits) -> Problem | None:
+    """Why a read-only sheet is too big from the dimension it declares (columns, then cells), or None."""
+    from openpyxl.utils import get_column_letter
+
+    # openpyxl read the sheet's <dimension ref> from the first bytes of its XML on opening
+    width, height = ws.max_column or 0, ws.max_row or 0
+    corner = get_column_letter(width) + str(height) if width else None
+    if width > limits.columns:
+        return Problem(label, None, None, corner, _over("the number of columns", width, limits.columns, "max_columns"))
+    if width * height > limits.cells:
+        return Problem(label, None, None, corner,
+                       _over("the number of cells", width * height, limits.cells, "max_cells"))  # fmt: skip
+    return None
+
+
 def _read_xlsx(path: Path, data: bytes, limits: Limits, problems: list[Problem],
                warnings: list[Problem]) -> list[tuple[str, str, pd.DataFrame]]:  # fmt: skip
     """(table, label, frame of stripped strings) for each sheet of a workbook, named after its table.
@@ -321,23 +360,12 @@ def _read_xlsx(path: Path, data: bytes, limits: Limits, problems: list[Problem],
     loader would read is not what the person sees. The workbook is streamed (read-only openpyxl), after its
     unzipped size and each sheet's dimension are checked against the limits.
     """
-    import openpyxl
     from openpyxl.utils import get_column_letter, range_boundaries
 
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        too_big = _zip_problem(archive, limits)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
+    opened = _open_workbook(path.name, data, limits, problems)
+    if opened is None:
         return []
-    if too_big:
-        problems.append(Problem(path.name, None, None, None, too_big))
-        return []
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        problems.append(Problem(path.name, None, None, None, f"is not a readable XLSX workbook ({exc})"))
-        return []
+    archive, wb = opened
     out = []
     found = _found(problems)
     try:
@@ -351,15 +379,8 @@ def _read_xlsx(path: Path, data: bytes, limits: Limits, problems: list[Problem],
             if table == GUIDE_SHEET:
                 warnings.append(Problem(label, None, None, None, "the template's column guide: not loaded"))
                 continue
-            # openpyxl read the sheet's <dimension ref> from the first bytes of its XML on opening
-            width, height = ws.max_column or 0, ws.max_row or 0
-            if width > limits.columns:
-                problems.append(Problem(label, None, None, get_column_letter(width) + str(height),
-                                        _over("the number of columns", width, limits.columns, "max_columns")))  # fmt: skip
-                continue
-            if width * height > limits.cells:
-                problems.append(Problem(label, None, None, get_column_letter(width) + str(height),
-                                        _over("the number of cells", width * height, limits.cells, "max_cells")))  # fmt: skip
+            if too_big := _dimension_problem(ws, label, limits):
+                problems.append(too_big)
                 continue
             ws.reset_dimensions()  # read the rows the sheet holds, not the rows its dimension claims
             read = _sheet_rows(ws, label, limits, problems)
@@ -446,16 +467,15 @@ def _decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
         return None
 
 
-def _read(path: Path, max_bytes: int, limits: Limits, problems: list[Problem],
-          warnings: list[Problem]) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:  # fmt: skip
-    """(table, label, frame of stripped strings) per table in the file, or None after adding the reason to problems."""
+def _file_bytes(path: Path, max_bytes: int, problems: list[Problem]) -> bytes | None:
+    """The file's bytes, or None with the reason when it is missing, of another kind or over the upload limit."""
     name = path.name
     if not path.is_file():
         problems.append(Problem(name, None, None, None, "file not found"))
-        return None, b""
+        return None
     if path.suffix.lower() not in (".csv", ".xlsx"):
         problems.append(Problem(name, None, None, None, "only .csv and .xlsx files are read"))
-        return None, b""
+        return None
     size = path.stat().st_size
     if size > max_bytes:
         problems.append(
@@ -468,32 +488,75 @@ def _read(path: Path, max_bytes: int, limits: Limits, problems: list[Problem],
                 "split it or raise DASHBOARD_MAX_UPLOAD_MB",
             )
         )
-        return None, b""
-    data = path.read_bytes()
-    if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, data, limits, problems, warnings), data
+        return None
+    return path.read_bytes()
+
+
+def _csv_text(name: str, data: bytes, limits: Limits, problems: list[Problem]) -> tuple[str, list[str]] | None:
+    """(text, header) of a CSV file within the limits, or None with the reason; nothing is parsed past the header."""
     text = _decode(name, data, problems)
     if text is None:
-        return None, data
+        return None
     if not text.strip():
         problems.append(Problem(name, None, None, None, "file is empty: expected a header row and data rows"))
-        return None, data
+        return None
     header_line = (text.lstrip("\ufeff").partition("\n")[0].splitlines() or [""])[0]
     header = [c.strip() for c in next(csv.reader([header_line]))]
     for sep, sep_name in ((";", "semicolons (;)"), ("\t", "tabs")):
         if header_line.count(sep) > header_line.count(","):
             problems.append(Problem(name, 1, None, header_line[:80], f"columns are separated by {sep_name}, not "
                                     "commas: save it as 'CSV UTF-8 (comma delimited)'"))  # fmt: skip
-            return None, data
+            return None
     if len(header) > limits.columns:
         problems.append(Problem(name, 1, None, None,
                                 _over("the number of columns", len(header), limits.columns, "max_columns")))  # fmt: skip
-        return None, data
+        return None
     lines = text.count("\n") + (not text.endswith("\n"))  # at least the rows: a quoted value may hold a line break
     if lines * len(header) > limits.cells:
         problems.append(Problem(name, None, None, None,
                                 _over("the number of cells", lines * len(header), limits.cells, "max_cells")))  # fmt: skip
+        return None
+    return text, header
+
+
+def refusals(path: Path, max_bytes: int | None = None, limits: Limits | None = None) -> list[Problem]:
+    """The problems that refuse a file unread, as the loader finds them, or [] when it may be read (say, previewed).
+
+    The same checks the loader runs first: upload size, encoding, columns and cells of a CSV file; a workbook's
+    unzipped size and compression ratio, then each sheet's declared dimension (hidden sheets too).
+    """
+    limits = Limits.configured() if limits is None else limits
+    problems: list[Problem] = []
+    data = _file_bytes(path, default_max_bytes() if max_bytes is None else max_bytes, problems)
+    if data is None:
+        return problems
+    if path.suffix.lower() == ".csv":
+        _csv_text(path.name, data, limits, problems)
+        return problems
+    opened = _open_workbook(path.name, data, limits, problems)
+    if opened is not None:
+        _, wb = opened
+        try:
+            problems += filter(None, (_dimension_problem(ws, f"{path.name} [{ws.title}]", limits)
+                                      for ws in wb.worksheets))  # fmt: skip
+        finally:
+            wb.close()
+    return problems
+
+
+def _read(path: Path, max_bytes: int, limits: Limits, problems: list[Problem],
+          warnings: list[Problem]) -> tuple[list[tuple[str, str, pd.DataFrame]] | None, bytes]:  # fmt: skip
+    """(table, label, frame of stripped strings) per table in the file, or None after adding the reason to problems."""
+    name = path.name
+    data = _file_bytes(path, max_bytes, problems)
+    if data is None:
+        return None, b""
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, data, limits, problems, warnings), data
+    read = _csv_text(name, data, limits, problems)
+    if read is None:
         return None, data
+    text, header = read
     _duplicate_columns(name, header, problems)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)

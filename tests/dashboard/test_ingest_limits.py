@@ -199,3 +199,16 @@ def test_text_longer_than_its_column_is_refused_by_the_dry_run(
     assert "longer than the 200 characters the database holds" in problems[0].message
     assert problems[0].value == "N" * 60 + "... (201 characters)"
     assert "longer than the 100 characters" in problems[1].message
+
+
+def test_refusals_are_the_loaders_first_problems_and_none_for_a_real_file(
+    sqlite_engine: sa.Engine, plain: Path, small_csv: Path, tmp_path: Path
+) -> None:
+    assert ingest.refusals(plain) == [] and ingest.refusals(small_csv / "schools.csv") == []
+    wide = tmp_path / "schools.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(1000)) + "\n")
+    far = with_cell(workbook(small_csv, tmp_path / "far.xlsx"), "XFD1048576", "A1:XFD1048576")
+    for path in (wide, far, bomb(workbook(small_csv, tmp_path / "bomb.xlsx"), 8)):
+        refused = ingest.refusals(path)
+        loaded = ingest.load_tables(sqlite_engine, [path], "tester", dry_run=True).problems
+        assert refused and [str(p) for p in refused] == [str(p) for p in loaded], path.name
