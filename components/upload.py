@@ -48,10 +48,18 @@ def save_uploads(files: list, folder: Path) -> list[Path]:
     return paths
 
 
-def _previews(paths: list[Path]) -> dict[str, pd.DataFrame]:
-    """label -> first rows as read (text), for each readable table in the files."""
+def _previews(paths: list[Path]) -> tuple[dict[str, pd.DataFrame], list[ingest.Problem]]:
+    """(label -> first rows as read (text) for each readable table, the problems refusing files unread).
+
+    The loader's limits run before pandas opens a file: `nrows` stops neither openpyxl reading every shared
+    string of a workbook nor anything else a zip bomb unpacks, so a refused file is not opened at all.
+    """
     out: dict[str, pd.DataFrame] = {}
+    refused: list[ingest.Problem] = []
     for path in paths:
+        if problems := ingest.refusals(path):
+            refused += problems
+            continue
         try:
             if path.suffix.lower() == ".xlsx":
                 sheets = pd.read_excel(path, sheet_name=None, dtype=str, nrows=PREVIEW_ROWS, engine="openpyxl")
@@ -60,7 +68,7 @@ def _previews(paths: list[Path]) -> dict[str, pd.DataFrame]:
                 out[path.name] = pd.read_csv(path, dtype=str, nrows=PREVIEW_ROWS, keep_default_na=False)
         except Exception:  # the checks below say what is wrong with the file
             continue
-    return out
+    return out, refused
 
 
 def _counts(report: ingest.LoadReport, caption: str) -> None:
@@ -72,7 +80,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
     """Dry-run the files with progress shown; then show previews, problems, warnings and per-table counts."""
     with st.status(f"Checking {len(paths)} file(s)…", expanded=False) as status:
         bar = st.progress(0.0, text="Reading the files")
-        previews = _previews(paths)
+        previews, refused = _previews(paths)
         bar.progress(0.4, text="Checking every row against the contract and the database")
         report = ingest.load_tables(engine, paths, loaded_by=loaded_by, dry_run=True, scope=current_scope())
         bar.progress(1.0, text="Checked")
@@ -80,8 +88,10 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
             label="Files checked: ready to load" if report.ok else f"{report.problem_count:,} problem(s) found",
             state="complete" if report.ok else "error",
         )
-    if previews:
+    if previews or refused:
         st.subheader("Preview")
+        for problem in refused:
+            st.error(f"Not previewed, refused unread: {markdown_text(problem)}")
         for label, frame in previews.items():
             with st.expander(f"{markdown_text(label)}: first {min(len(frame), PREVIEW_ROWS)} rows"):
                 st.dataframe(frame, hide_index=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,9 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import contract, db, demo
+from dashboard import contract, db, demo, ingest
+from dashboard.formatting import markdown_text
+from tests.hostile_workbooks import MEGABYTES, SECONDS, shared_strings_bomb, with_cell, workbook
 
 ROOT = Path(__file__).resolve().parents[2]
 AFFILIATES_HEADER = "affiliate_id,name,kind,state,city,latitude,longitude\n"
@@ -46,6 +51,25 @@ def engine(tmp_path: Path, network: demo.Network, monkeypatch: pytest.MonkeyPatc
     st.cache_data.clear()
     st.cache_resource.clear()
     eng.dispose()
+
+
+# The Data page's check of one workbook in a fresh process, after a normal workbook warmed it up (imports, engine);
+# prints the seconds and the growth of peak memory of the second check, and what it put on the screen.
+MEASURE = """
+import json, resource, sys, time
+from streamlit.testing.v1 import AppTest
+resource.setrlimit(resource.RLIMIT_AS, (4 * 1024**3, 4 * 1024**3))  # a runaway read dies here, not the machine
+SCRIPT = "from pathlib import Path\\nfrom components import data, upload\\n" \\
+         "upload.review(data.engine_or_stop(), [Path({path!r})], 'tester')\\n"
+AppTest.from_string(SCRIPT.format(path=sys.argv[1]), default_timeout=120).run()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+at = AppTest.from_string(SCRIPT.format(path=sys.argv[2]), default_timeout=120).run()
+seconds = time.perf_counter() - start
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps({"seconds": seconds, "mb": grown, "exceptions": [e.value for e in at.exception],
+                  "errors": [e.value for e in at.error], "expanders": [e.label for e in at.expander]}))
+"""
 
 
 def _labels(at: AppTest, kind: str) -> list[str]:
@@ -127,3 +151,37 @@ def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_pat
     assert _loads(engine)[-1] == (2, "tester", "undone")
     with engine.connect() as conn:
         assert not conn.execute(sa.select(db.affiliates).where(db.affiliates.c.affiliate_id == "NEW-1")).first()
+
+
+def _shared_strings_bomb(path: Path) -> Path:
+    return shared_strings_bomb(path, 128)
+
+
+def _far_cell(path: Path) -> Path:
+    return with_cell(path, "XFD1048576", "A1:XFD1048576")
+
+
+@pytest.mark.parametrize("hostile", [_shared_strings_bomb, _far_cell], ids=["shared_strings_bomb", "XFD1048576"])
+def test_a_hostile_workbook_is_refused_before_any_preview_reads_it(
+    engine: sa.Engine, small_csv: Path, tmp_path: Path, hostile: Callable[[Path], Path]
+) -> None:
+    plain = workbook(small_csv, tmp_path / "plain.xlsx")
+    path = hostile(workbook(small_csv, tmp_path / "network.xlsx"))
+    assert path.stat().st_size < 500_000
+    try:
+        done = subprocess.run([sys.executable, "-c", MEASURE, str(plain), str(path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=180)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{path.name}: no answer within 180 s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{path.name}: {found['seconds']:.2f} s, {found['mb']:.0f} MB")
+    assert found["seconds"] < SECONDS and found["mb"] < MEGABYTES, found
+    assert not found["exceptions"], found
+    assert not [label for label in found["expanders"] if "network" in label], found  # no preview of it
+    refused = ingest.refusals(path)
+    assert refused and all(p.file.startswith("network.xlsx") for p in refused)
+    assert [e for e in found["errors"] if e.startswith("Not previewed")] == [
+        f"Not previewed, refused unread: {markdown_text(p)}" for p in refused
+    ], found
+    assert "problem(s)" in found["errors"][-1], found  # the dry run refuses it too, from the same metadata
