@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 import bcrypt
 import jwt
@@ -112,6 +113,40 @@ def _stamp_issue_time(authenticator: stauth.Authenticate) -> None:
         return jwt.encode(claims, model.cookie_key, algorithm="HS256")
 
     model._token_encode = encode
+
+
+def cookie_is_secure(url: str | None, headers: Mapping[str, str]) -> bool:
+    """Whether the browser reached the app over HTTPS, so the sign-in cookie can be marked Secure.
+
+    The page's own URL (what the browser shows) decides when it is known; else a proxy's X-Forwarded-Proto or
+    Forwarded header. A browser on plain HTTP drops a Secure cookie, so http://localhost must stay without.
+    """
+    if url:
+        return url.lower().startswith("https://")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    proto = lowered.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    forwarded = lowered.get("forwarded", "").split(",")[0].replace(" ", "").lower()
+    return proto == "https" or "proto=https" in forwarded.split(";")
+
+
+def _secure_cookie(authenticator: stauth.Authenticate) -> None:
+    """Make the authenticator write its cookie Secure whenever the page is on HTTPS, and SameSite=Strict.
+
+    streamlit-authenticator 0.4.2 calls the cookie manager's set() without `secure`, so the browser would send
+    the cookie over plain HTTP too; the set_cookie below is the library's own, with those two options added.
+    """
+    model = authenticator.cookie_controller.cookie_model
+
+    def set_cookie() -> None:
+        if model.cookie_expiry_days == 0:
+            return
+        model.exp_date = model._set_exp_date()
+        model.cookie_manager.set(model.cookie_name, model._token_encode(),
+                                 expires_at=datetime.now() + timedelta(days=model.cookie_expiry_days),
+                                 secure=cookie_is_secure(st.context.url, st.context.headers),
+                                 same_site="strict")  # fmt: skip
+
+    model.set_cookie = set_cookie
 
 
 def _cookie_claims(cookies: stauth.controllers.CookieController) -> dict | None:
@@ -234,6 +269,7 @@ def _signed_in_user(engine: sa.Engine) -> users.User:
         _refuse_demo_settings(engine, hashes)
     authenticator = _authenticator(hashes, engine)  # renders the cookie manager once per run
     _stamp_issue_time(authenticator)
+    _secure_cookie(authenticator)
     st.session_state[_AUTH] = authenticator
     st.session_state["_auth_engine"] = engine
     cookies = authenticator.cookie_controller

@@ -13,6 +13,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from extra_streamlit_components import CookieManager
 from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 from streamlit_authenticator.models import CookieModel
@@ -267,3 +268,43 @@ def test_the_app_starts_with_the_database_unreachable_and_recovers(
     assert not at.exception
     assert at.session_state["user"].username == "board"
     assert not any(e.value == auth.UNREACHABLE for e in at.error)
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "secure"),
+    [
+        ("https://impact.example.org/", {}, True),
+        ("HTTPS://impact.example.org/data", {}, True),
+        ("http://localhost:8501/", {}, False),
+        ("http://localhost:8501/", {"X-Forwarded-Proto": "https"}, False),  # the browser is on HTTP: it would drop it
+        (None, {"X-Forwarded-Proto": "https"}, True),
+        (None, {"x-forwarded-proto": "https, http"}, True),  # the first proxy is the one the browser reached
+        (None, {"Forwarded": "for=192.0.2.60;proto=https;by=203.0.113.43"}, True),
+        (None, {"X-Forwarded-Proto": "http"}, False),
+        (None, {}, False),
+    ],
+)
+def test_the_cookie_is_secure_exactly_when_the_page_is_on_https(
+    url: str | None, headers: dict[str, str], secure: bool
+) -> None:
+    assert auth.cookie_is_secure(url, headers) is secure
+
+
+@pytest.mark.parametrize(("url", "secure"), [("https://impact.example.org/", True), ("http://localhost:8501/", False)])
+def test_signing_in_sets_the_cookie_secure_on_https_and_same_site_strict(
+    app_for, monkeypatch: pytest.MonkeyPatch, url: str, secure: bool
+) -> None:
+    at, _ = app_for()
+    written: list[tuple[str, str, dict]] = []
+    monkeypatch.setattr(ContextProxy, "url", property(lambda self: url))
+    monkeypatch.setattr(
+        CookieManager, "set", lambda self, cookie, val, **options: written.append((cookie, val, options))
+    )
+    at.run()
+    assert not written  # a visitor gets no cookie
+    _sign_in(at, "board", "demo-board-pass")
+    assert not at.exception and at.session_state["user"].username == "board"
+    [(name, token, options)] = written
+    assert name == auth.COOKIE_NAME and options["secure"] is secure and options["same_site"] == "strict"
+    claims = jwt.decode(token, str(config.get("cookie_key")), algorithms=["HS256"])
+    assert claims["username"] == "board" and claims["exp_date"] > time.time() and "iat" in claims
