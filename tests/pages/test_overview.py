@@ -87,7 +87,8 @@ def test_bad_database_url_shows_one_line_not_a_traceback(monkeypatch: pytest.Mon
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
-    assert at.error and "cannot reach the database" in at.error[0].value
+    # The database may come back: one line says it is unreachable, and the sign-in form stays up.
+    assert at.error and "database is unreachable" in at.error[0].value
 
 
 def test_state_and_level_filters_from_the_url(app: AppTest, raw) -> None:
