@@ -139,8 +139,9 @@ def cells(leaf: Leaves) -> pd.DataFrame:
         ("nation", "nation", []),
     ):
         keys = list(dict.fromkeys([id_column, *place]))
-        # An affiliate's slices are not published: a page sums the affiliate's schools of that slice instead.
-        slices = [("", None)] + ([] if unit == "affiliate" else [(a, a) for a in ATTRIBUTES])
+        # An affiliate's slices are published too: a page could sum its schools of a slice anyway, so the sum must
+        # be protected like any cell.
+        slices = [("", None)] + [(a, a) for a in ATTRIBUTES]
         for name, attribute in slices:
             group = [*base, *keys, *([attribute] if attribute else [])]
             summed = f.groupby(group, as_index=False, sort=False)[["size", "met"]].sum()
@@ -175,7 +176,7 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
     """Every additive relation among the cells, as long rows (relation, cell, parent): in each relation the parent
     cell equals the sum of the others. `table` is `cells`' output (row positions are the cell numbers); `schools`
     gives each school's level, locale and Title I status."""
-    t = table.reset_index(drop=True)[KEYS + ["state", "affiliate_id"]].assign(cell=np.arange(len(table)))
+    t = table.reset_index(drop=True)[[*KEYS, "state", "affiliate_id"]].assign(cell=np.arange(len(table)))
     links: list[pd.DataFrame] = []
 
     def link(children: pd.DataFrame, family: str, **parent: object) -> None:
@@ -188,9 +189,9 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
     attrs = schools[["school_id", *ATTRIBUTES]]
     school = t[t["unit"] == "school"].merge(attrs, left_on="unit_id", right_on="school_id", how="left")
     link(school, "place", unit="affiliate", unit_id=school["affiliate_id"].to_numpy())
-    for attribute in ATTRIBUTES:  # a state's slice sums its schools of that slice, whichever affiliate holds them
+    for attribute in ATTRIBUTES:
         names = [slice_name(attribute, v) for v in school[attribute]]
-        link(school, "place", unit="state", unit_id=school["state"].to_numpy(), slice=names)
+        link(school, "place", unit="affiliate", unit_id=school["affiliate_id"].to_numpy(), slice=names)
     own = ~t["slice"].str.startswith("peer:")
     affiliate = t[(t["unit"] == "affiliate") & own]
     link(affiliate, "place", unit="state", unit_id=affiliate["state"].to_numpy())
@@ -218,8 +219,9 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates(["relation", "cell"], ignore_index=True)
 
 
-def _close(suppressed: np.ndarray, members: pd.DataFrame, incidence: sp.csr_matrix, size: np.ndarray,
-           pickable: np.ndarray) -> np.ndarray:
+def _close(
+    suppressed: np.ndarray, members: pd.DataFrame, incidence: sp.csr_matrix, size: np.ndarray, pickable: np.ndarray
+) -> np.ndarray:
     """Complementary suppression: while a relation has exactly one suppressed cell, hide one more of it."""
     rel = members["relation"].to_numpy()
     while True:
@@ -301,15 +303,22 @@ def decide(table: pd.DataFrame, schools: pd.DataFrame, threshold: int, audit_rou
             if status[c] == CODED:
                 suppressed[c] = True
                 continue
-            mine = members[members["relation"].isin(members.loc[members["cell"] == c, "relation"])]
-            options = mine[~suppressed[mine["cell"].to_numpy()] & pickable[mine["cell"].to_numpy()]]
+            reach = np.array([c])
+            for _hop in range(4):  # its own relations first; when all of them are spent, those of their cells
+                mine = members[members["relation"].isin(members.loc[members["cell"].isin(reach), "relation"])]
+                options = mine[~suppressed[mine["cell"].to_numpy()] & pickable[mine["cell"].to_numpy()]]
+                if not options.empty:
+                    break
+                reach = mine["cell"].unique()
             if options.empty:
                 continue
             # A partner must have room to absorb the small cell's whole range: the smallest with twice the
             # threshold, else the largest there is.
             sizes = size[options["cell"].to_numpy()]
             roomy = options[sizes >= 2 * threshold]
-            pick = roomy.iloc[np.argmin(size[roomy["cell"].to_numpy()])] if len(roomy) else options.iloc[np.argmax(sizes)]
+            pick = (
+                roomy.iloc[np.argmin(size[roomy["cell"].to_numpy()])] if len(roomy) else options.iloc[np.argmax(sizes)]
+            )
             suppressed[int(pick["cell"])] = True
         suppressed = _close(suppressed, members, incidence, size, pickable)
         changed = np.flatnonzero(suppressed != before)

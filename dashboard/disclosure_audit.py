@@ -1,6 +1,10 @@
 """The audit of a suppression pattern, as statistical offices do it (tau-ARGUS, GaussSuppression): for every small
 cell, the lowest and highest value it can take given every published cell and every additive relation.
 
+The rule (README, "Disclosure control"): a small cell is protected when the published cells leave at least
+`protection_width(threshold)` students of room in its size (5 of 0-9 at the default 10) and never pin how many of
+them met the outcome to one count; a coded cell when they never prove "all of them" (or "none").
+
 An attacker knows every shown cell exactly, a coded cell's range, that a "<10" cell holds fewer than `threshold`
 students (and, for a count, at least one) and that a "hidden" one holds at least `threshold`. The unknowns are the
 leaves (school x tier: eligible and met, or a count); every cell is a sum of leaves, 0 <= met <= eligible. A small
@@ -29,6 +33,7 @@ from dashboard import disclosure
 from dashboard.disclosure import ATTRIBUTES, CODED, HIDDEN, SHOWN, SMALL
 
 TOLERANCE = 1e-6
+UNBOUNDED = 1e8  # students: more than any network holds
 DEBUG = False
 
 
@@ -75,7 +80,7 @@ def _membership(system: pd.DataFrame, schools: pd.DataFrame) -> tuple[sp.csr_mat
     tiers = [leaves["tier"].to_numpy()] + ([np.zeros(len(leaves), dtype=np.int64)] if multi else [])
     places = [
         ("school", leaves["unit_id"].to_numpy(), False),
-        ("affiliate", leaves["affiliate_id"].to_numpy(), False),
+        ("affiliate", leaves["affiliate_id"].to_numpy(), True),
         ("state", leaves["state"].to_numpy(), True),
         ("nation", np.full(len(leaves), ""), True),
     ]
@@ -84,10 +89,8 @@ def _membership(system: pd.DataFrame, schools: pd.DataFrame) -> tuple[sp.csr_mat
         if sliced:
             slices += [np.array([disclosure.slice_name(a, v) for v in leaves[a]]) for a in ATTRIBUTES]
         if unit == "nation":
-            slices.append(
-                np.array([disclosure.peer_name(*v) for v in zip(leaves["level"], leaves["locale"], leaves["title_i"],
-                                                                  strict=True)])  # fmt: skip
-            )
+            peer = zip(leaves["level"], leaves["locale"], leaves["title_i"], strict=True)
+            slices.append(np.array([disclosure.peer_name(*v) for v in peer]))
         for names in slices:
             for tier in tiers:
                 wanted = pd.MultiIndex.from_arrays([np.full(len(leaves), unit), ids, names, tier])
@@ -130,7 +133,8 @@ def audit_system(system: pd.DataFrame, schools: pd.DataFrame, threshold: int,
     status = system["status"].to_numpy()
     result.small, result.hidden = int((status == SMALL).sum()), int((status == HIDDEN).sum())
     result.coded = int((status == CODED).sum())
-    targets = np.flatnonzero((status == SMALL) | (status == CODED))
+    # A cell of no students discloses nobody: it stays labelled '<10' but needs no protection.
+    targets = np.flatnonzero(((status == SMALL) | (status == CODED)) & (system["size"].to_numpy() > 0))
     if not len(targets):
         return result
     result.systems = 1
@@ -205,11 +209,10 @@ def audit_system(system: pd.DataFrame, schools: pd.DataFrame, threshold: int,
         size_range = tuple(found[cell][0])
         met_range = tuple(found[cell][1]) if rate else (0.0, 0.0)
         if status[cell] == SMALL:
-            need = protection_width(threshold)
             width = size_range[1] - size_range[0]
-            if rate:
-                width = min(width, met_range[1] - met_range[0])
-            ok = width >= need - TOLERANCE
+            ok = width >= protection_width(threshold) - TOLERANCE
+            if rate:  # and how many of them met the outcome is never pinned to one count
+                ok = ok and met_range[1] - met_range[0] >= 1 - TOLERANCE
         else:
             # Coding hides "all of them" (or "none"): exposed only when the published cells prove exactly that.
             width = met_range[1] - met_range[0]
@@ -242,15 +245,21 @@ class _Program:
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = 2 * k, a.shape[0]
         lp.col_cost_ = np.zeros(2 * k)
-        lp.col_lower_, lp.col_upper_ = col_lo, np.where(np.isfinite(col_hi), col_hi, highspy.kHighsInf)
+        # A leaf with no published upper bound can grow past any student body: cap it far above one, so that a
+        # maximum is a number (a cell that reaches the cap is as unbounded as an attacker can tell).
+        lp.col_lower_, lp.col_upper_ = col_lo, np.where(np.isfinite(col_hi), col_hi, UNBOUNDED)
         lp.row_lower_ = np.where(np.isfinite(lower), lower, -highspy.kHighsInf)
         lp.row_upper_ = np.where(np.isfinite(upper), upper, highspy.kHighsInf)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
-        self.highs.setOptionValue("presolve", "off")  # a warm start needs the basis of the last solve, not a new presolve
-        self.highs.setOptionValue("simplex_strategy", 4)  # primal: the last optimum stays feasible when only the objective changes
+        self.highs.setOptionValue(
+            "presolve", "off"
+        )  # a warm start needs the basis of the last solve, not a new presolve
+        self.highs.setOptionValue(
+            "simplex_strategy", 4
+        )  # primal: the last optimum stays feasible when only the objective changes
         self.highs.passModel(lp)
         self.k = k
         self.columns = np.arange(2 * k, dtype=np.int32)
@@ -275,8 +284,9 @@ def protection_width(threshold: int) -> int:
     return math.ceil(threshold / 2)
 
 
-def _distinct_rows(matrix: sp.csr_matrix, rows: np.ndarray, free: np.ndarray, status: np.ndarray,
-                   targets: np.ndarray) -> np.ndarray:
+def _distinct_rows(
+    matrix: sp.csr_matrix, rows: np.ndarray, free: np.ndarray, status: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
     """`rows` less those summing the same leaves as an earlier one (a slice that holds every school of its unit, an
     affiliate alone in its state): one figure published twice binds once. A small or hidden duplicate of a shown
     cell cannot exist (the duplicate relation hides both), so the first row's bounds are the figure's bounds."""
@@ -286,7 +296,7 @@ def _distinct_rows(matrix: sp.csr_matrix, rows: np.ndarray, free: np.ndarray, st
     for i, row in enumerate(rows):
         start, end = full.indptr[i], full.indptr[i + 1]
         key = full.indices[start:end].tobytes()
-        if key in seen and row not in set():
+        if key in seen:
             continue
         seen[key] = row
         keep.append(row)

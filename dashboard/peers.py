@@ -348,7 +348,9 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
 
 
 def _stand_in(value: float) -> str | None:
-    return {HIDDEN_VALUE: privacy.SUPPRESSED, NO_DATA_VALUE: "no data", COMPLEMENT_VALUE: privacy.HIDDEN_LABEL}.get(value)
+    return {HIDDEN_VALUE: privacy.SUPPRESSED, NO_DATA_VALUE: "no data", COMPLEMENT_VALUE: privacy.HIDDEN_LABEL}.get(
+        value
+    )
 
 
 def benchmarks(

@@ -73,11 +73,8 @@ def suppress_rates(
     rate[bottom] = 1 - cuts[bottom]
     rate[hidden] = np.nan
 
-    coded_labels = np.array(
-        [disclosure.coded_label(int(n), int(m)) if t or b else "" for n, m, t, b in zip(eligible, met, top, bottom,
-                                                                                      strict=True)],  # fmt: skip
-        dtype=object,
-    )
+    pairs = zip(eligible, met, top | bottom, strict=True)
+    coded_labels = np.array([disclosure.coded_label(int(n), int(m)) if c else "" for n, m, c in pairs], dtype=object)
     # A cell hidden only to protect another is not fewer than the threshold, and must not read as if it were.
     labels = np.select(
         [primary, hidden, top | bottom],
@@ -199,6 +196,21 @@ def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD,
     if disclosure.coded_range(eligible, met, top_code_below) is not None:
         return disclosure.coded_label(eligible, met)
     return percent(met / eligible)
+
+
+def published_rate(met: int, eligible: int, status: str | None, threshold: int = DEFAULT_THRESHOLD,
+                   top_code_below: int = disclosure.CODE_BELOW) -> str:  # fmt: skip
+    """A rate as its stored status allows: '<10' (small), 'hidden' (protecting another), a coded range, or '87%'.
+    Without a status (a figure not from the published cells) it is decided as shown_rate does."""
+    if status == "small":
+        return suppressed_label(threshold)
+    if status == "hidden":
+        return HIDDEN_LABEL
+    if status == "coded":
+        return disclosure.coded_label(eligible, met)
+    if status == "shown":
+        return percent(met / eligible)
+    return shown_rate(met, eligible, threshold, top_code_below)
 
 
 # Columns of kpi_totals-shaped frames that count students (schools, partners and adult volunteers are not).

@@ -15,8 +15,6 @@ import sqlalchemy as sa
 from dashboard.db import (
     affiliates,
     finances,
-    outcome_rollup,
-    outcomes,
     partner_category_rollup,
     partner_rollup,
     partners,
@@ -319,9 +317,9 @@ def view_cells(filters: Filters, scope: Scope, level: Level) -> tuple[str, list[
     """(unit, slices): the published cells whose sums make up this view, the coarsest that do.
 
     A view is a sum of published cells of one unit and one or more slices (a place filter narrower than the
-    level sums that place's cells; a filter on two values of one attribute sums the two slices). Affiliates
-    publish no slices, and only the nation publishes level x locale x Title I together (peer groups): any other
-    view with school-attribute filters sums school cells.
+    level sums that place's cells; a filter on two values of one attribute sums the two slices). Only the nation
+    publishes level x locale x Title I together (peer groups): any other view filtered on two school attributes
+    sums school cells.
     """
     from dashboard.disclosure import peer_name
 
@@ -333,9 +331,9 @@ def view_cells(filters: Filters, scope: Scope, level: Level) -> tuple[str, list[
     if filters.schools:
         finest = _FINER["school"]
     slices = _attribute_slices(filters)
-    if slices and finest < _FINER["affiliate"]:
+    if slices and finest < _FINER["school"]:
         if len(slices) == 1:
-            return ("nation", "state")[finest], next(iter(slices.values()))
+            return ("nation", "state", "affiliate")[finest], next(iter(slices.values()))
         if finest == 0 and len(slices) == 3 and all(len(v) == 1 for v in slices.values()):
             return "nation", [peer_name(filters.levels[0], filters.locales[0], filters.title_i)]
     if slices:

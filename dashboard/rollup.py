@@ -173,6 +173,7 @@ def refresh_published_cells(conn: sa.Connection, years: list[str] | None) -> Non
     The caller has deleted the years' rows. Every relation among cells stays inside one school year, so deciding
     the years a load touched gives the same pattern as deciding all of them.
     """
+
     def read(stmt: sa.Select) -> pd.DataFrame:
         result = conn.execute(stmt)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
