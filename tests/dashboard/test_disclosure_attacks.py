@@ -106,7 +106,7 @@ def test_complementary_hiding_holds_across_pages(sqlite_engine, raw) -> None:
             leaks += [(i, d) for i, d in diff.dropna().items() if 0 <= d < privacy.DEFAULT_THRESHOLD]
         # The state's total less every shown affiliate: what is left must not be one small affiliate alone.
         state_total = shown(queries.outcome_rates(sqlite_engine, Filters(school_years=YEARS, states=(state,))))
-        for (year, tier, metric), part in bars.groupby(["school_year", "tier", "metric"]):
+        for (year, tier, metric), _part in bars.groupby(["school_year", "tier", "metric"]):
             hidden_rows = labels[(labels["school_year"] == year) & (labels["tier"] == tier)
                                  & (labels["metric"] == metric) & labels["suppressed"]]  # fmt: skip
             total = state_total[(state_total["school_year"] == year) & (state_total["tier"] == tier)
