@@ -46,7 +46,10 @@ def test_rollup_answers_equal_the_fact_tables(engine: sa.Engine, raw) -> None:
             fast = queries.outcome_rates(engine, filters, scope, level, by_tier)
             slow = queries.outcome_rates(engine, facts, scope, level, by_tier)
             assert not fast.empty
-            pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
+            # The figures agree; the status may not: a filter naming every level is a sum of six slices, shown
+            # only where all six are (queries.view_cells).
+            pd.testing.assert_frame_equal(_sorted(fast.drop(columns="status")), _sorted(slow.drop(columns="status")),
+                                          check_dtype=False)  # fmt: skip
         fast = queries.kpi_totals(engine, filters, scope, level)
         slow = queries.kpi_totals(engine, facts, scope, level)
         pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
