@@ -101,7 +101,8 @@ def test_bars_are_suppressed_with_complements_and_never_zero() -> None:
     assert y["Alpha"] is None and y["Gamma"] is None  # no bar, rather than a bar at 0
     assert y["Beta"] == pytest.approx(0.75)
     assert [c[0] for c in t3.customdata] == ["A", "B", "C"]
-    assert {a.text for a in fig.layout.annotations} == {SUPPRESSED}
+    # Alpha is small and reads "<10"; Gamma protects it and reads "hidden".
+    assert sorted(a.text for a in fig.layout.annotations) == [SUPPRESSED, privacy.HIDDEN_LABEL]
     assert len(fig.layout.annotations) == 2
     assert all("n " in c[2] for c in t3.customdata)
 

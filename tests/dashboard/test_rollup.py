@@ -151,7 +151,13 @@ def test_a_database_from_before_the_school_rollup_gets_it_filled_on_upgrade(sqli
     with sqlite_engine.connect() as src, copy.connect() as dst:
         src.connection.dbapi_connection.backup(dst.connection.dbapi_connection)
     with copy.begin() as conn:  # as revision 0004 left it
-        for table in ("school_outcome_rollup", "partner_year_rollup", "partner_category_rollup", "unknown_sign_ins"):
+        for table in (
+            "school_outcome_rollup",
+            "partner_year_rollup",
+            "partner_category_rollup",
+            "unknown_sign_ins",
+            "published_cells",
+        ):
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
     db.upgrade(copy)
@@ -277,7 +283,8 @@ def test_a_database_from_before_the_partner_view_rollups_gets_them_filled_on_upg
     with copy.begin() as conn:  # as revision 0005 left it
         conn.execute(sa.text("DROP TABLE partner_year_rollup"))
         conn.execute(sa.text("DROP TABLE partner_category_rollup"))
-        conn.execute(sa.text("DROP TABLE unknown_sign_ins"))  # revision 0007 came after 0005 too
+        conn.execute(sa.text("DROP TABLE unknown_sign_ins"))
+        conn.execute(sa.text("DROP TABLE published_cells"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     db.upgrade(copy)
     _assert_partner_view_rollups_match(copy, raw)
