@@ -43,7 +43,8 @@ else:
         )
         st.caption("Rate = students who met the outcome / eligible students, tiers 2 and 3 together; hover for n. "
                    "A gap is a suppressed year (fewer than 10 eligible students, or hidden so a total cannot "
-                   "reveal one). Rates of 95% or more on fewer than 40 students are drawn at 95% and read '>=95%'. "
+                   "reveal one). Rates near 0 or 100% on fewer than 300 students read as a range ('>=95%') and are "
+                   "drawn at its edge. "
                    "The dashed line is the whole network.")  # fmt: skip
         missing = peers.without_data(lines, picked, names)
         if missing:

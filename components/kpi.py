@@ -37,15 +37,27 @@ def rate_cards(rates: pd.DataFrame, previous: pd.DataFrame | None, metrics: list
             slot.metric(formatting.LABELS[metric], "–")
             continue
         met, eligible = int(row["met"].iloc[0]), int(row["eligible"].iloc[0])
-        shown = privacy.shown_rate(met, eligible, threshold, top_code_below)
-        exact = eligible >= top_code_below  # only uncoded rates carry a change: a coded one would leak it back
+        status = row["status"].iloc[0] if "status" in row else None
+        shown = privacy.published_rate(met, eligible, status, threshold, top_code_below)
+        # Only exact rates carry a change: a coded or hidden one would leak it back.
+        exact = _exact(row, top_code_below)
         delta, colour = None, "normal"
         if previous is not None and exact:
             prev = previous[previous["metric"] == metric]
-            if not prev.empty and int(prev["eligible"].iloc[0]) >= top_code_below:
+            if not prev.empty and _exact(prev, top_code_below):
                 points = (met / eligible - prev["met"].iloc[0] / prev["eligible"].iloc[0]) * 100
                 # A change that rounds to nothing gets no arrow: "-0.0" would read as a fall.
                 delta, colour = (f"{points:+.1f} pts", "normal") if round(points, 1) else ("no change", "off")
-        n = f"{eligible:,}" if eligible >= threshold else privacy.suppressed_label(threshold)
+        n = privacy.suppressed_label(threshold) if eligible < threshold else f"{eligible:,}"
+        if status == "hidden":
+            n = privacy.HIDDEN_LABEL
         slot.metric(formatting.LABELS[metric], shown, delta, delta_color=colour,
                     help=f"n = {n} eligible tier 2 and 3 students")  # fmt: skip
+
+
+def _exact(row: pd.DataFrame, top_code_below: int) -> bool:
+    """Whether a rate row is published exactly: its stored status says shown (or, without one, it is too large to
+    code)."""
+    if "status" in row:
+        return row["status"].iloc[0] == "shown"
+    return int(row["eligible"].iloc[0]) >= top_code_below

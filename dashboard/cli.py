@@ -63,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_db)
 
-    from dashboard import bench, ingest, users
+    from dashboard import bench, disclosure_audit, ingest, users
 
     users.register_cli(sub)
     ingest.register_cli(sub)
+    disclosure_audit.register_cli(sub)
 
     p = sub.add_parser("bench", help="measure queries and pages at one or more scales; writes docs/benchmarks.md")
     bench.add_arguments(p)

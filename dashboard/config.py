@@ -38,7 +38,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "suppression_threshold", 10, "Counts and rates resting on fewer students than this are shown as suppressed."
     ),
-    Setting("top_coding_below", 40, "Rates on groups smaller than this are top/bottom coded (>=95%, <=5%)."),
+    Setting(
+        "top_coding_below",
+        300,
+        "Rates on groups smaller than this are top/bottom coded near 0 and 100% "
+        "(>=80% of 10-19, >=90% of 20-39, >=95% of 40-99, >=98% of 100-299; the same at the bottom).",
+    ),
     Setting(
         "cookie_key",
         DEMO_COOKIE_KEY,

@@ -260,6 +260,24 @@ school_outcome_rollup = Table(
     Column("met", BigInteger, nullable=False),
 )
 
+# Every figure a page can show (nation, state, affiliate, school; slices; tiers) with its suppression decision,
+# decided jointly over all of them in the transaction of the load that changed them (dashboard/disclosure.py).
+published_cells = Table(
+    "published_cells",
+    metadata,
+    Column("school_year", YEAR, primary_key=True),
+    Column("measure", String(20), primary_key=True, doc="an outcome metric, 'students' or 'enrollment'"),
+    Column("unit", String(10), primary_key=True, doc="nation, state, affiliate or school"),
+    Column("slice", String(60), primary_key=True, doc="'' for every school, else 'level:high', 'peer:high/city/true'"),
+    Column("tier", Integer, primary_key=True, doc="0: the tiers together"),
+    Column("unit_id", ID, primary_key=True),
+    Column("state", String(2), nullable=False),
+    Column("affiliate_id", ID, nullable=False),
+    Column("size", BigInteger, nullable=False, doc="eligible students, or the count"),
+    Column("met", BigInteger, nullable=False),
+    Column("status", String(6), nullable=False, doc="shown, coded, small or hidden"),
+)
+
 # The Partners page's national view (every school, any school years): per partner, and per partner category x
 # support category. Partner names and categories of the per-partner rows are joined when read.
 partner_year_rollup = Table(
@@ -412,7 +430,7 @@ def check_connection(engine: sa.Engine) -> None:
         ) from None
 
 
-ROLLUPS_COMPLETE = "0006"  # the revision that created the last rollup table
+ROLLUPS_COMPLETE = "0008"  # the revision that created the last rollup table (published_cells)
 
 
 def upgrade(engine: sa.Engine) -> None:

@@ -204,10 +204,12 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
     ids = bars.drop_duplicates("place").set_index("place")["place_id"].reindex(places).tolist()
     fig = go.Figure()
     hidden_by_tier: dict[int, list[bool]] = {}
+    marks: dict[int, list[str]] = {}
     for tier in TIERS:
         part = bars[bars["tier"] == tier].set_index("place").reindex(places)
         shown = part["suppressed"].eq(False).tolist()  # a place without this tier has neither bar nor mark
         hidden_by_tier[tier] = part["suppressed"].eq(True).tolist()
+        marks[tier] = part["rate_label"].fillna(privacy.SUPPRESSED).tolist()
         fig.add_bar(
             x=labels,
             y=[float(r) if s else None for r, s in zip(part["rate"], shown, strict=True)],
@@ -225,7 +227,7 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
             cliponaxis=False,
             hovertemplate="%{x}: %{customdata[1]} (%{customdata[2]})<extra>" + TIER_NAMES[tier] + "</extra>",
         )
-    _mark_suppressed(fig, labels, hidden_by_tier)
+    _mark_suppressed(fig, labels, hidden_by_tier, marks)
     fig.update_layout(
         barmode="group",
         yaxis={"title": LABELS[metric], "tickformat": ".0%", "range": [0, 1.1]},
@@ -241,20 +243,24 @@ def bar_figure(bars: pd.DataFrame, metric: str, level: str) -> go.Figure:
     return fig
 
 
-def _mark_suppressed(fig: go.Figure, places: list[str], hidden: dict[int, list[bool]]) -> None:
-    """A '<10' mark where a bar is suppressed: one per place when both tiers are, else one per hidden tier."""
+def _mark_suppressed(fig: go.Figure, places: list[str], hidden: dict[int, list[bool]],
+                     marks: dict[int, list[str]]) -> None:  # fmt: skip
+    """A mark where a bar is suppressed, its label ('<10', or 'hidden' when it only protects another): one per
+    place when both tiers are (reading '<10' if either is small), else one per hidden tier."""
     why = "suppressed: fewer than 10 students, or hidden so that a total cannot reveal a small cell"
     for i, place in enumerate(places):
         tiers = [t for t in TIERS if hidden[t][i]]
         if not tiers:
             continue
         if len(tiers) == len(TIERS):
-            spots = [(i, "#555555", f"{place}, both tiers {why}")]
+            both = {marks[t][i] for t in tiers}
+            mark = privacy.SUPPRESSED if privacy.SUPPRESSED in both else privacy.HIDDEN_LABEL
+            spots = [(i, "#555555", f"{place}, both tiers {why}", mark)]
         else:
-            spots = [(i + offsets, TIER_COLOURS[t], f"{place}, {TIER_NAMES[t]} {why}")
+            spots = [(i + offsets, TIER_COLOURS[t], f"{place}, {TIER_NAMES[t]} {why}", marks[t][i])
                      for t, offsets in ((t, BAR_OFFSETS[t]) for t in tiers)]  # fmt: skip
-        for x, colour, text in spots:
-            fig.add_annotation(x=x, y=0, yanchor="bottom", text=privacy.SUPPRESSED, showarrow=False,
+        for x, colour, text, mark in spots:
+            fig.add_annotation(x=x, y=0, yanchor="bottom", text=mark, showarrow=False,
                                font={"color": colour, "size": 11}, hovertext=text)  # fmt: skip
 
 

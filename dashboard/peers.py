@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pandas.io.formats.style import Styler
 
 from dashboard import contract, privacy, queries
-from dashboard.db import school_outcome_rollup, school_years, schools
+from dashboard.db import published_cells, school_years, schools
 from dashboard.formatting import LABELS, markdown_text, percent, percents, plotly_text
 
 MAX_SCHOOLS = 10
@@ -97,18 +97,25 @@ def school_rates(
     (network_rates of the same years) holds these rows already and they are taken from it.
     """
     if network is not None and scope.affiliates is None and not school_ids:
-        return network[["school_id", "school_year", "eligible", "met"]].reset_index(drop=True)
-    r = school_outcome_rollup.c
+        return network[["school_id", "school_year", "eligible", "met", "status"]].reset_index(drop=True)
+    r = published_cells.c
     filters = queries.Filters(school_years=years, schools=school_ids)
     stmt = (
-        sa.select(r.school_id, r.school_year, r.eligible, r.met)
-        .select_from(school_outcome_rollup.join(schools, schools.c.school_id == r.school_id))
-        .where(r.metric == metric, *queries.school_conditions(filters, scope), *queries.year_condition(r.school_year, filters))
-        .order_by(r.school_id, r.school_year)
+        sa.select(r.unit_id.label("school_id"), r.school_year, r.size.label("eligible"), r.met, r.status)
+        .select_from(published_cells.join(schools, schools.c.school_id == r.unit_id))
+        .where(*_school_cells(metric), *queries.school_conditions(filters, scope),
+               *queries.year_condition(r.school_year, filters))
+        .order_by(r.unit_id, r.school_year)
     )  # fmt: skip
     frame = queries.read_frame(engine, stmt)
     frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
     return frame
+
+
+def _school_cells(metric: str) -> list[sa.ColumnElement[bool]]:
+    """The published cells of schools' `metric`, tiers together: what this page shows of each school."""
+    r = published_cells.c
+    return [r.measure == metric, r.unit == "school", r.slice == "", r.tier == 0]
 
 
 def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
@@ -141,19 +148,19 @@ def network_rates(
 
     What the peer, state and national benchmarks and the percentile ranks are computed from; never shown as it is.
     """
-    r = school_outcome_rollup.c
+    r = published_cells.c
     # Two narrow reads joined here: the school attributes once per school, not once per school and year.
     stmt = (
-        sa.select(r.school_id, r.school_year, r.eligible, r.met)
-        .where(r.metric == metric, *queries.year_condition(r.school_year, queries.Filters(years)))
-        .order_by(r.school_id, r.school_year)
+        sa.select(r.unit_id.label("school_id"), r.school_year, r.size.label("eligible"), r.met, r.status)
+        .where(*_school_cells(metric), *queries.year_condition(r.school_year, queries.Filters(years)))
+        .order_by(r.unit_id, r.school_year)
     )
     rates = queries.read_frame(engine, stmt)
     rates[["eligible", "met"]] = rates[["eligible", "met"]].astype("int64")
     if keys is None:
         keys = school_keys(engine)
     frame = rates.merge(keys, on="school_id", how="inner", validate="many_to_one")
-    return frame[["school_id", "school_year", "level", "locale", "title_i", "state", "eligible", "met"]]
+    return frame[["school_id", "school_year", "level", "locale", "title_i", "state", "eligible", "met", "status"]]
 
 
 def benchmark_rates(
@@ -211,10 +218,7 @@ def ordinal(n: int) -> str:
 
 def suppressed_school_rates(rates: pd.DataFrame) -> pd.DataFrame:
     """school_rates suppressed within each year; adds rate, rate_label, suppressed and coded (top/bottom coded)."""
-    out = privacy.suppress_rates(rates, groups=RATE_GROUPS)
-    raw = rates["met"] / rates["eligible"].where(rates["eligible"] > 0)
-    out["coded"] = ~out["suppressed"] & (out["rate"] != raw)
-    return out
+    return privacy.suppress_rates(rates, groups=RATE_GROUPS)
 
 
 def trend(change: float | None) -> str:
@@ -272,12 +276,17 @@ def export_table(table: pd.DataFrame) -> pd.DataFrame:
         "City": table["city"],
         "State": table["state"],
         "Students served": [hidden if h else f"{int(v)}" for v, h in zip(table["students_served"], table["served_hidden"], strict=True)],
-        "Eligible students": [hidden if s else ("" if pd.isna(v) else f"{int(v)}") for v, s in zip(table["eligible"], table["suppressed"], strict=True)],
+        "Eligible students": [_hidden_label(r) if s else ("" if pd.isna(v) else f"{int(v)}") for v, s, r in zip(table["eligible"], table["suppressed"], table["rate_label"], strict=True)],
         "Rate": table["rate_label"],
         "Change (pts)": [_points(c) for c in table["change"]],
         "Trend": table["trend"],
     })  # fmt: skip
     return out
+
+
+def _hidden_label(rate_label: str) -> str:
+    """'hidden' for a school hidden only to protect another (it has 10 or more eligible), else '<10'."""
+    return privacy.HIDDEN_LABEL if rate_label == privacy.HIDDEN_LABEL else privacy.SUPPRESSED
 
 
 def _points(change: float) -> str:
@@ -288,6 +297,7 @@ def _points(change: float) -> str:
 # stand-ins, below every real value (they sort last, descending), and the Styler writes their label over them.
 HIDDEN_VALUE = -1.0
 NO_DATA_VALUE = -2.0
+COMPLEMENT_VALUE = -3.0  # hidden only to protect another school: 'hidden', not '<10'
 NO_CHANGE_VALUE = -1000.0  # change in points: below any real change
 
 
@@ -313,6 +323,8 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
     })  # fmt: skip
     no_data = table["rate_label"] == "no data"
     shown.loc[table["suppressed"], "Rate"] = HIDDEN_VALUE
+    complement = table["rate_label"] == privacy.HIDDEN_LABEL
+    shown.loc[complement, ["Rate", "Eligible students"]] = COMPLEMENT_VALUE
     shown.loc[no_data, ["Rate", "Eligible students"]] = NO_DATA_VALUE
     counts = ["Students served", "Eligible students"]
     # Top/bottom coded rates read as their range ('>=95%'), not as the coded number behind them.
@@ -336,7 +348,9 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
 
 
 def _stand_in(value: float) -> str | None:
-    return {HIDDEN_VALUE: privacy.SUPPRESSED, NO_DATA_VALUE: "no data"}.get(value)
+    return {HIDDEN_VALUE: privacy.SUPPRESSED, NO_DATA_VALUE: "no data", COMPLEMENT_VALUE: privacy.HIDDEN_LABEL}.get(
+        value
+    )
 
 
 def benchmarks(

@@ -3,7 +3,8 @@
 Primary suppression hides cells built from fewer than `threshold` students. Complementary suppression then
 hides a second cell wherever a group total could otherwise be used to recover a single hidden cell by
 subtraction. Rates from small (but not suppressed) cells near 0% or 100% are top/bottom coded, because
-"100% of 12 students met the goal" identifies every one of them.
+"100% of 12 students met the goal" identifies every one of them; the ranges are dashboard.disclosure's, which
+always hold at least three possible counts (">=80%" of 10 to 19 students, ">=90%" of 20 to 39, and so on).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from dashboard import disclosure
 from dashboard.formatting import percent, percents
 
 DEFAULT_THRESHOLD = 10
 SUPPRESSED = f"<{DEFAULT_THRESHOLD}"
-TOP_CODE = 0.95
-BOTTOM_CODE = 0.05
+HIDDEN_LABEL = "hidden"
 
 
 def suppressed_label(threshold: int = DEFAULT_THRESHOLD) -> str:
@@ -30,7 +31,7 @@ def suppress_rates(
     frame: pd.DataFrame,
     groups: list[list[str]],
     threshold: int = DEFAULT_THRESHOLD,
-    top_code_below: int = 40,
+    top_code_below: int = disclosure.CODE_BELOW,
     n_col: str = "eligible",
     met_col: str = "met",
 ) -> pd.DataFrame:
@@ -44,24 +45,40 @@ def suppress_rates(
     if (met > eligible).any():
         raise ValueError(f"{met_col} must not exceed {n_col}")
 
-    # eligible == 0 is below any threshold >= 1, so a zero-student cell is always suppressed (no rate exists).
-    primary = eligible < threshold
-    hidden = _complementary(frame, primary, eligible, groups)
+    if "status" in frame.columns:
+        # The published cells' stored decision (queries.outcome_rates): nothing is decided again here.
+        status = frame["status"].to_numpy()
+        primary = status == "small"
+        hidden = primary | (status == "hidden")
+    else:
+        # eligible == 0 is below any threshold >= 1, so a zero-student cell is always suppressed (no rate exists).
+        primary = eligible < threshold
+        hidden = _complementary(frame, primary, eligible, groups)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         raw_rate = np.where(eligible > 0, met / np.where(eligible > 0, eligible, 1), np.nan)
     codable = ~hidden & (eligible >= threshold) & (eligible < top_code_below)
-    top = codable & (raw_rate >= TOP_CODE)
-    bottom = codable & (raw_rate <= BOTTOM_CODE)
+    if "status" in frame.columns:
+        codable = frame["status"].to_numpy() == "coded"
+    coded = [disclosure.coded_range(int(n), int(m), top_code_below) if c else None
+             for n, m, c in zip(eligible, met, codable, strict=True)]  # fmt: skip
+    top = np.array([r is not None and r[1] == n for r, n in zip(coded, eligible, strict=True)], dtype=bool)
+    bottom = np.array([r is not None and r[0] == 0 and r[1] != n for r, n in zip(coded, eligible, strict=True)],
+                      dtype=bool)  # fmt: skip
 
     rate = raw_rate.astype(float)
-    rate[top] = TOP_CODE
-    rate[bottom] = BOTTOM_CODE
+    # A coded rate is drawn at its cut, the edge of the range it reads as.
+    cuts = np.array([disclosure.coding_cut(int(n)) if n > 0 else 1.0 for n in eligible])
+    rate[top] = cuts[top]
+    rate[bottom] = 1 - cuts[bottom]
     rate[hidden] = np.nan
 
+    pairs = zip(eligible, met, top | bottom, strict=True)
+    coded_labels = np.array([disclosure.coded_label(int(n), int(m)) if c else "" for n, m, c in pairs], dtype=object)
+    # A cell hidden only to protect another is not fewer than the threshold, and must not read as if it were.
     labels = np.select(
-        [hidden, top, bottom],
-        [suppressed_label(threshold), f">={percent(TOP_CODE)}", f"<={percent(BOTTOM_CODE)}"],
+        [primary, hidden, top | bottom],
+        [suppressed_label(threshold), HIDDEN_LABEL, coded_labels],
         default=percents(np.where(hidden, 0.0, rate)),
     )
 
@@ -72,6 +89,7 @@ def suppress_rates(
     out["rate"] = rate
     out["rate_label"] = pd.Series(labels, index=frame.index, dtype="str")
     out["suppressed"] = hidden
+    out["coded"] = top | bottom
     return out
 
 
@@ -169,17 +187,30 @@ def shown_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str | None:
     return suppressed_label(threshold) if 0 < value < threshold else None
 
 
-def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD, top_code_below: int = 40) -> str:
-    """A single rate as it may be shown: '<10' on too few students, '>=95%' / '<=5%' when coded, else '87%'."""
+def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD,
+               top_code_below: int = disclosure.CODE_BELOW) -> str:  # fmt: skip
+    """A single rate as it may be shown: '<10' on too few students, a range such as '>=95%' when coded, else '87%'."""
     _check_threshold(threshold)
     if eligible < threshold:
         return suppressed_label(threshold)
-    rate = met / eligible
-    if eligible < top_code_below and rate >= TOP_CODE:
-        return f">={percent(TOP_CODE)}"
-    if eligible < top_code_below and rate <= BOTTOM_CODE:
-        return f"<={percent(BOTTOM_CODE)}"
-    return percent(rate)
+    if disclosure.coded_range(eligible, met, top_code_below) is not None:
+        return disclosure.coded_label(eligible, met)
+    return percent(met / eligible)
+
+
+def published_rate(met: int, eligible: int, status: str | None, threshold: int = DEFAULT_THRESHOLD,
+                   top_code_below: int = disclosure.CODE_BELOW) -> str:  # fmt: skip
+    """A rate as its stored status allows: '<10' (small), 'hidden' (protecting another), a coded range, or '87%'.
+    Without a status (a figure not from the published cells) it is decided as shown_rate does."""
+    if status == "small":
+        return suppressed_label(threshold)
+    if status == "hidden":
+        return HIDDEN_LABEL
+    if status == "coded":
+        return disclosure.coded_label(eligible, met)
+    if status == "shown":
+        return percent(met / eligible)
+    return shown_rate(met, eligible, threshold, top_code_below)
 
 
 # Columns of kpi_totals-shaped frames that count students (schools, partners and adult volunteers are not).

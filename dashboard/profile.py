@@ -244,10 +244,10 @@ def benchmark_figure(bars: pd.DataFrame) -> go.Figure:
             customdata=list(zip(part["rate_label"].fillna("no data"), part["n_label"].fillna("no data"), strict=True)),
             hovertemplate="%{y}: %{customdata[0]} (%{customdata[1]})<extra>" + place + "</extra>",
         )
-        for i, hidden in enumerate(part["suppressed"].eq(True)):
+        for i, (hidden, mark) in enumerate(zip(part["suppressed"].eq(True), part["rate_label"], strict=True)):
             if hidden:
                 fig.add_annotation(y=i + BENCHMARK_OFFSETS[benchmark], x=0, xanchor="left",
-                                   text=privacy.SUPPRESSED, showarrow=False,
+                                   text=mark if mark == privacy.HIDDEN_LABEL else privacy.SUPPRESSED, showarrow=False,
                                    font={"color": BENCHMARK_COLOURS[benchmark], "size": 11},
                                    hovertext=f"{place}: suppressed, fewer than 10 eligible students")  # fmt: skip
     fig.update_layout(

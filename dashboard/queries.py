@@ -15,8 +15,6 @@ import sqlalchemy as sa
 from dashboard.db import (
     affiliates,
     finances,
-    outcome_rollup,
-    outcomes,
     partner_category_rollup,
     partner_rollup,
     partners,
@@ -297,38 +295,109 @@ def partners_by_year(
     return frame
 
 
+_FINER = {"nation": 0, "national": 0, "state": 1, "affiliate": 2, "school": 3}
+UNIT_OF_LEVEL = {"national": "nation", "state": "state", "affiliate": "affiliate", "school": "school"}
+
+
+def _attribute_slices(filters: Filters) -> dict[str, list[str]]:
+    """The school-attribute filters as published slice names, per attribute that is filtered."""
+    from dashboard.disclosure import slice_name
+
+    out = {}
+    if filters.levels:
+        out["level"] = [slice_name("level", v) for v in filters.levels]
+    if filters.locales:
+        out["locale"] = [slice_name("locale", v) for v in filters.locales]
+    if filters.title_i is not None:
+        out["title_i"] = [slice_name("title_i", filters.title_i)]
+    return out
+
+
+def view_cells(filters: Filters, scope: Scope, level: Level) -> tuple[str, list[str]]:
+    """(unit, slices): the published cells whose sums make up this view, the coarsest that do.
+
+    A view is a sum of published cells of one unit and one or more slices (a place filter narrower than the
+    level sums that place's cells; a filter on two values of one attribute sums the two slices). Only the nation
+    publishes level x locale x Title I together (peer groups): any other view filtered on two school attributes
+    sums school cells.
+    """
+    from dashboard.disclosure import peer_name
+
+    finest = _FINER[level]
+    if scope.affiliates is not None or filters.affiliates:
+        finest = max(finest, _FINER["affiliate"])
+    elif filters.states:
+        finest = max(finest, _FINER["state"])
+    if filters.schools:
+        finest = _FINER["school"]
+    slices = _attribute_slices(filters)
+    if slices and finest < _FINER["school"]:
+        if len(slices) == 1:
+            return ("nation", "state", "affiliate")[finest], next(iter(slices.values()))
+        if finest == 0 and len(slices) == 3 and all(len(v) == 1 for v in slices.values()):
+            return "nation", [peer_name(filters.levels[0], filters.locales[0], filters.title_i)]
+    if slices:
+        finest = _FINER["school"]
+    return ("nation", "state", "affiliate", "school")[finest], [""]
+
+
 def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
                   by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
-    """Per school year x metric (x tier, x place at the level): eligible, met and rate = met / eligible."""
-    if uses_rollup(filters, level):
-        o = outcome_rollup.c
-        keys = _rollup_keys(outcome_rollup, level)
-        source, where = outcome_rollup, rollup_conditions(outcome_rollup, filters, scope)
+    """Per school year x metric (x tier, x place at the level): eligible, met, rate = met / eligible, and status.
+
+    Read from the published cells: each row sums the cells that make up its place in view (`view_cells`), and
+    carries their stored suppression decision: a single cell's own, else 'shown' when every part is shown and
+    'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would).
+    """
+    from dashboard.contract import METRICS
+    from dashboard.db import published_cells
+
+    unit, slices = view_cells(filters, scope, level)
+    c = published_cells.c
+    if by_tier:
+        tiers = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
     else:
-        o = outcomes.c
-        keys = level_keys(level)
-        source = outcomes.join(schools)
-        where = school_conditions(filters, scope) + year_condition(o.school_year, filters)
-    tier = [o.tier] if by_tier else []
-    tier_cond = [o.tier.in_(filters.tiers)] if filters.tiers else []
+        chosen = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
+        tiers = [0] if len(chosen) == 2 else chosen
+    where = [c.measure.in_(METRICS), c.unit == unit, c.slice.in_(slices), c.tier.in_(tiers)]
+    where += year_condition(c.school_year, filters)
+    source = published_cells
+    if unit != "nation":
+        where += _place_conditions(published_cells, filters, scope) if unit != "state" else [
+            c.state.in_(filters.states)] if filters.states else []  # fmt: skip
+    if unit == "school":
+        source = published_cells.join(schools, schools.c.school_id == c.unit_id)
+        where += school_conditions(filters, scope)
+    keys = {
+        "national": [],
+        "state": [c.state.label("state")],
+        "affiliate": [c.affiliate_id.label("affiliate_id")],
+        "school": [c.unit_id.label("school_id")],
+    }[level]
+    tier = [c.tier.label("tier")] if by_tier else []
     stmt = (
         sa.select(
             *keys,
-            o.school_year,
+            c.school_year,
             *tier,
-            o.metric,
-            sa.func.sum(o.eligible).label("eligible"),
-            sa.func.sum(o.met).label("met"),
+            c.measure.label("metric"),
+            sa.func.sum(c.size).label("eligible"),
+            sa.func.sum(c.met).label("met"),
+            sa.func.count().label("parts"),
+            sa.func.sum(sa.case((c.status == "shown", 0), else_=1)).label("unsafe"),
+            sa.func.min(c.status).label("one_status"),
         )
         .select_from(source)
-        .where(*where, *tier_cond)
-        .group_by(*keys, o.school_year, *tier, o.metric)
-        .order_by(*keys, o.school_year, *tier, o.metric)
+        .where(*where)
+        .group_by(*keys, c.school_year, *tier, c.measure)
+        .order_by(*keys, c.school_year, *tier, c.measure)
     )
     frame = read_frame(engine, stmt)
-    frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
+    frame[["eligible", "met", "parts", "unsafe"]] = frame[["eligible", "met", "parts", "unsafe"]].astype("int64")
     frame["rate"] = frame["met"] / frame["eligible"]
-    return frame
+    frame["status"] = frame["one_status"].where(frame["parts"] == 1, frame["unsafe"].map(lambda u: "shown" if u == 0
+                                                                                         else "hidden"))  # fmt: skip
+    return frame.drop(columns=["parts", "unsafe", "one_status"])
 
 
 def students_served_by_tier(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING) -> pd.DataFrame:

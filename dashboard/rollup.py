@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pandas as pd
 import sqlalchemy as sa
 
+from dashboard import config, disclosure
 from dashboard.db import (
     outcome_rollup,
     outcomes,
@@ -18,6 +20,7 @@ from dashboard.db import (
     partner_year_rollup,
     partners,
     partnerships,
+    published_cells,
     school_outcome_rollup,
     school_year_rollup,
     school_years,
@@ -25,6 +28,7 @@ from dashboard.db import (
 )
 
 ROLLUPS = (
+    published_cells,
     outcome_rollup,
     school_year_rollup,
     partner_rollup,
@@ -160,3 +164,47 @@ def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
                 .group_by(*keys),
             )
         )
+    refresh_published_cells(conn, chosen)
+
+
+def refresh_published_cells(conn: sa.Connection, years: list[str] | None) -> None:
+    """Rebuild published_cells for `years` (None: every year) with the suppression decided jointly over them.
+
+    The caller has deleted the years' rows. Every relation among cells stays inside one school year, so deciding
+    the years a load touched gives the same pattern as deciding all of them.
+    """
+
+    def read(stmt: sa.Select) -> pd.DataFrame:
+        result = conn.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def of_years(table: sa.Table) -> sa.Select:
+        stmt = sa.select(*table.c)
+        return stmt if years is None else stmt.where(table.c.school_year.in_(years))
+
+    o = read(of_years(outcomes))
+    sy = read(of_years(school_years))
+    s = read(sa.select(schools.c.school_id, schools.c.state, schools.c.affiliate_id, schools.c.level,
+                       schools.c.locale, schools.c.title_i))  # fmt: skip
+    if s.empty or sy.empty:
+        return
+    s["title_i"] = s["title_i"].astype(bool)
+    table = disclosure.cells(disclosure.leaves(o, sy, s))
+    threshold = int(config.get("suppression_threshold"))
+    table["status"] = disclosure.decide(table, s, threshold, audit_rounds=0)
+    _bulk_insert(conn, published_cells, table[[c.name for c in published_cells.c]])
+
+
+def _bulk_insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert a frame of plain strings and integers: COPY on PostgreSQL, chunked executemany elsewhere."""
+    columns = list(frame.columns)
+    rows = list(zip(*(frame[c].astype(object).tolist() for c in columns), strict=True))
+    if conn.dialect.name == "postgresql":
+        cur = conn.connection.driver_connection.cursor()
+        with cur, cur.copy(f"COPY {t.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    for i in range(0, len(rows), 20_000):
+        conn.exec_driver_sql(sql, rows[i : i + 20_000])

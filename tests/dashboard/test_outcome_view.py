@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboard import outcome_view, queries
+from dashboard import outcome_view, privacy, queries
 from dashboard.outcome_view import NATION, DrillPath
 from dashboard.privacy import SUPPRESSED
 
@@ -87,7 +87,8 @@ def test_bars_are_suppressed_with_complements_and_never_zero() -> None:
     bars = outcome_view.suppressed_bars(rates, "affiliate", "graduated", {"A": "Alpha", "B": "Beta", "C": "Gamma"})
     assert set(bars["metric"]) == {"graduated"}
     tier3 = bars[bars["tier"] == 3].set_index("place_id")
-    assert tier3.loc["A", "rate_label"] == SUPPRESSED and tier3.loc["C", "rate_label"] == SUPPRESSED
+    # A's is small; C's is hidden only to protect it, and says so rather than '<10' (it holds 100 students).
+    assert tier3.loc["A", "rate_label"] == SUPPRESSED and tier3.loc["C", "rate_label"] == privacy.HIDDEN_LABEL
     assert tier3.loc[["A", "C"], "eligible"].isna().all() and tier3.loc[["A", "C"], "rate"].isna().all()
     assert tier3.loc["B", "rate"] == pytest.approx(0.75)
     assert tier3.loc["B", "n_label"] == "n = 200 eligible"
@@ -100,7 +101,8 @@ def test_bars_are_suppressed_with_complements_and_never_zero() -> None:
     assert y["Alpha"] is None and y["Gamma"] is None  # no bar, rather than a bar at 0
     assert y["Beta"] == pytest.approx(0.75)
     assert [c[0] for c in t3.customdata] == ["A", "B", "C"]
-    assert {a.text for a in fig.layout.annotations} == {SUPPRESSED}
+    # Alpha is small and reads "<10"; Gamma protects it and reads "hidden".
+    assert sorted(a.text for a in fig.layout.annotations) == [SUPPRESSED, privacy.HIDDEN_LABEL]
     assert len(fig.layout.annotations) == 2
     assert all("n " in c[2] for c in t3.customdata)
 
@@ -114,7 +116,7 @@ def test_top_coded_small_cells_show_the_coded_rate() -> None:
     rates = _rates([("A", 3, "graduated", 20, 20), ("B", 3, "graduated", 300, 150)])
     bars = outcome_view.suppressed_bars(rates, "affiliate", "graduated", {})
     row = bars.set_index("place_id").loc["A"]
-    assert row["rate_label"] == ">=95%" and row["rate"] == pytest.approx(0.95) and pd.isna(row["met"])
+    assert row["rate_label"] == ">=90%" and row["rate"] == pytest.approx(0.90) and pd.isna(row["met"])
 
 
 def test_one_mark_where_both_tiers_of_a_place_are_hidden() -> None:

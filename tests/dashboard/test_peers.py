@@ -181,10 +181,11 @@ def test_school_table_hides_small_cells_everywhere_including_the_csv() -> None:
     assert table.loc["A", "trend"] == "▲ up" and table.loc["B", "trend"] == "▼ down"
     assert table.loc["C", "trend"] == "– no comparison"
     csv = peers.export_table(_table()).set_index("School ID")
-    assert (csv.loc[["C", "D"], ["Eligible students", "Rate"]] == privacy.SUPPRESSED).all().all()
+    assert (csv.loc["C", ["Eligible students", "Rate"]] == privacy.SUPPRESSED).all()
+    assert (csv.loc["D", ["Eligible students", "Rate"]] == privacy.HIDDEN_LABEL).all()  # not fewer than 10
     assert csv.loc["A", "Rate"] == "86%"
     html = peers.styled_table(_table()).to_html()
-    assert html.count("><10</td>") == 4  # C and D: eligible and rate
+    assert html.count("><10</td>") == 2 and html.count(">hidden</td>") == 2  # C, then D: eligible and rate
 
 
 def test_figures_carry_labels_not_hidden_numbers() -> None:
@@ -211,7 +212,7 @@ def test_a_table_too_large_to_style_is_sent_as_the_same_text(monkeypatch: pytest
     html = styled.to_html()
     for rate in text["Rate"]:  # what the Styler would draw, cell for cell
         assert f" >{rate}</td>" in html or f" >{rate.replace('>', '&gt;').replace('<', '&lt;')}</td>" in html
-    assert (text["Rate"] == privacy.SUPPRESSED).sum() == table["suppressed"].sum()
+    assert text["Rate"].isin([privacy.SUPPRESSED, privacy.HIDDEN_LABEL]).sum() == table["suppressed"].sum()
 
 
 def test_an_admins_school_rates_taken_from_the_network_rows_equal_the_query(engine) -> None:

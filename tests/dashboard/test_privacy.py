@@ -37,16 +37,16 @@ def test_primary_suppression_hides_small_and_empty_cells() -> None:
 
 
 def test_output_types_and_labels() -> None:
-    frame = rates_frame([("a", 50, 25), ("a", 60, 20), ("a", 100, 1)])
+    frame = rates_frame([("a", 50, 25), ("a", 60, 20), ("a", 300, 3)])
     out = suppress_rates(frame, groups=[["group"]])
     assert str(out["eligible"].dtype) == "Int64"
     assert str(out["met"].dtype) == "Int64"
     assert out["rate"].dtype == float
     assert out["suppressed"].dtype == bool
-    assert out["rate_label"].tolist() == ["50%", "33%", "1%"]  # 100 students is above top_code_below
+    assert out["rate_label"].tolist() == ["50%", "33%", "1%"]  # 300 students is not coded
     assert out["rate"].tolist() == pytest.approx([0.5, 20 / 60, 0.01])
-    assert out["eligible"].tolist() == [50, 60, 100]
-    assert out["met"].tolist() == [25, 20, 1]
+    assert out["eligible"].tolist() == [50, 60, 300]
+    assert out["met"].tolist() == [25, 20, 3]
 
 
 def test_label_follows_custom_threshold() -> None:
@@ -56,15 +56,29 @@ def test_label_follows_custom_threshold() -> None:
     assert SUPPRESSED == "<10"
 
 
-def test_top_and_bottom_coding_for_small_cells_only() -> None:
-    frame = rates_frame([("a", 20, 19), ("a", 20, 1), ("a", 20, 18), ("a", 40, 40), ("a", 39, 0), ("a", 10, 10)])
-    out = suppress_rates(frame, groups=[])
-    assert out["rate_label"].tolist() == [">=95%", "<=5%", "90%", "100%", "<=5%", ">=95%"]
-    assert out["rate"].tolist() == pytest.approx([0.95, 0.05, 0.9, 1.0, 0.05, 0.95])
+def test_top_and_bottom_coding_ranges_widen_as_groups_shrink() -> None:
+    rows = [("a", 20, 19), ("a", 20, 1), ("a", 20, 17), ("a", 40, 40), ("a", 39, 0), ("a", 10, 10), ("a", 15, 15),
+            ("a", 300, 300), ("a", 250, 245)]  # fmt: skip
+    out = suppress_rates(rates_frame(rows), groups=[])
+    assert out["rate_label"].tolist() == [">=90%", "<=10%", "85%", ">=95%", "<=10%", ">=80%", ">=80%", "100%", ">=98%"]
+    assert out["rate"].tolist() == pytest.approx([0.9, 0.1, 0.85, 0.95, 0.1, 0.8, 0.8, 1.0, 0.98])
     assert not out["suppressed"].any()
     # Coded cells keep their size but not the count that would reveal the exact rate.
-    assert out["eligible"].tolist() == [20, 20, 20, 40, 39, 10]
-    assert out["met"].isna().tolist() == [True, True, False, False, True, True]
+    assert out["eligible"].tolist() == [20, 20, 20, 40, 39, 10, 15, 300, 250]
+    assert out["met"].isna().tolist() == [True, True, False, True, True, True, True, False, True]
+
+
+def test_a_coded_label_beside_its_count_never_names_the_value() -> None:
+    """Channel 5 of the disclosure audit: '>=95%' beside 10-19 students could only mean all of them."""
+    for n in range(10, 401):
+        for met in range(n + 1):
+            label = privacy.shown_rate(met, n)
+            counts = counts_behind(label, n)
+            if counts is None:
+                assert label == f"{met / n:.0%}"
+                assert n >= 300 or 1 <= met <= n - 1, (n, met, label)
+                continue
+            assert met in counts and len(counts) >= 3, (n, met, label, counts)
 
 
 def test_complementary_in_one_group_hides_smallest_other_cell() -> None:
@@ -201,6 +215,17 @@ def expected_single_grouping(frame: pd.DataFrame, threshold: int) -> list[bool]:
     return hidden
 
 
+def counts_behind(label: str, n: int) -> list[int] | None:
+    """Every count of n students a coded label ('>=95%', '<=20%') can stand for, read as a reader would; None when
+    the label is an exact rate or a suppression."""
+    if not label.startswith((">=", "<=")):
+        return None
+    share = int(label[2:-1]) / 100
+    if label.startswith(">="):
+        return [m for m in range(n + 1) if m / n >= share - 1e-9]
+    return [m for m in range(n + 1) if m / n <= share + 1e-9]
+
+
 def assert_no_lone_hidden_cell(out: pd.DataFrame, cols: list[str]) -> None:
     """No group of two or more cells hides exactly one, which the group total would give away."""
     parts = [out] if not cols else [part for _, part in out.groupby(cols)]
@@ -224,21 +249,23 @@ def test_rates_properties(frame: pd.DataFrame, threshold: int) -> None:
             assert row["suppressed"]
         if row["suppressed"]:
             assert pd.isna(row["eligible"]) and pd.isna(row["met"]) and math.isnan(row["rate"])
-            assert row["rate_label"] == label
+            assert row["rate_label"] == (label if eligible < threshold else privacy.HIDDEN_LABEL)
             continue
         # Shown values are the input, or a coded bound on the correct side of the true rate.
         assert eligible >= threshold and eligible > 0
         assert row["eligible"] == eligible
         true_rate = met / eligible
-        if row["rate_label"] == ">=95%":
-            assert eligible < 40 and true_rate >= 0.95 and row["rate"] == 0.95 and pd.isna(row["met"])
-        elif row["rate_label"] == "<=5%":
-            assert eligible < 40 and true_rate <= 0.05 and row["rate"] == 0.05 and pd.isna(row["met"])
+        counts = counts_behind(row["rate_label"], eligible)
+        if counts is not None:  # coded: the range holds the truth and never pins it
+            assert met in counts and pd.isna(row["met"])
+            assert len(counts) >= 3
+            assert row["rate"] == pytest.approx(int(row["rate_label"][2:-1]) / 100)  # drawn at the range's edge
         else:
             assert row["met"] == met
             assert row["rate"] == pytest.approx(true_rate)
             assert row["rate_label"] == f"{true_rate:.0%}"
-            assert eligible >= 40 or 0.05 < true_rate < 0.95
+            # Uncoded, a rate is never within one student of all or none on fewer than 300 students.
+            assert eligible >= 300 or eligible < 10 or 1 <= met <= eligible - 1
 
     for cols in groupings:
         assert_no_lone_hidden_cell(out, cols)
@@ -281,11 +308,13 @@ def test_counts_properties(frame: pd.DataFrame, threshold: int) -> None:
 def test_a_single_rate_is_suppressed_coded_or_shown() -> None:
     assert privacy.shown_rate(3, 9) == "<10"
     assert privacy.shown_rate(0, 0) == "<10"
-    assert privacy.shown_rate(20, 20) == ">=95%"
-    assert privacy.shown_rate(0, 39) == "<=5%"
-    assert privacy.shown_rate(40, 40) == "100%"
+    assert privacy.shown_rate(20, 20) == ">=90%"
+    assert privacy.shown_rate(0, 39) == "<=10%"
+    assert privacy.shown_rate(40, 40) == ">=95%"
+    assert privacy.shown_rate(300, 300) == "100%"
     assert privacy.shown_rate(13, 20) == "65%"
     assert privacy.shown_rate(3, 9, threshold=5) == "33%"
+    assert privacy.shown_rate(9, 9, threshold=5) == "100%"  # under 10 no range holds three counts
 
 
 def test_a_single_count_is_suppressed_only_between_one_and_the_threshold() -> None:

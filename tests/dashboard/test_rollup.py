@@ -46,7 +46,10 @@ def test_rollup_answers_equal_the_fact_tables(engine: sa.Engine, raw) -> None:
             fast = queries.outcome_rates(engine, filters, scope, level, by_tier)
             slow = queries.outcome_rates(engine, facts, scope, level, by_tier)
             assert not fast.empty
-            pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
+            # The figures agree; the status may not: a filter naming every level is a sum of six slices, shown
+            # only where all six are (queries.view_cells).
+            pd.testing.assert_frame_equal(_sorted(fast.drop(columns="status")), _sorted(slow.drop(columns="status")),
+                                          check_dtype=False)  # fmt: skip
         fast = queries.kpi_totals(engine, filters, scope, level)
         slow = queries.kpi_totals(engine, facts, scope, level)
         pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
@@ -148,7 +151,13 @@ def test_a_database_from_before_the_school_rollup_gets_it_filled_on_upgrade(sqli
     with sqlite_engine.connect() as src, copy.connect() as dst:
         src.connection.dbapi_connection.backup(dst.connection.dbapi_connection)
     with copy.begin() as conn:  # as revision 0004 left it
-        for table in ("school_outcome_rollup", "partner_year_rollup", "partner_category_rollup", "unknown_sign_ins"):
+        for table in (
+            "school_outcome_rollup",
+            "partner_year_rollup",
+            "partner_category_rollup",
+            "unknown_sign_ins",
+            "published_cells",
+        ):
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
     db.upgrade(copy)
@@ -274,7 +283,8 @@ def test_a_database_from_before_the_partner_view_rollups_gets_them_filled_on_upg
     with copy.begin() as conn:  # as revision 0005 left it
         conn.execute(sa.text("DROP TABLE partner_year_rollup"))
         conn.execute(sa.text("DROP TABLE partner_category_rollup"))
-        conn.execute(sa.text("DROP TABLE unknown_sign_ins"))  # revision 0007 came after 0005 too
+        conn.execute(sa.text("DROP TABLE unknown_sign_ins"))
+        conn.execute(sa.text("DROP TABLE published_cells"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     db.upgrade(copy)
     _assert_partner_view_rollups_match(copy, raw)

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import peers, queries
 from dashboard.formatting import percent
+from tests.coding import drawn_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC = "promoted"
@@ -64,11 +65,8 @@ def _sums(raw, metric: str) -> pd.DataFrame:
 
 
 def _shown_rate(eligible: int, met: int) -> float:
-    """The rate as the page may show it: top/bottom coded below 40 students."""
-    rate = met / eligible
-    if eligible < 40:
-        return min(max(rate, 0.05), 0.95) if rate >= 0.95 or rate <= 0.05 else rate
-    return rate
+    """The rate as the page may show it: top/bottom coded below 300 students (tests/coding.py)."""
+    return drawn_rate(met, eligible)
 
 
 def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
@@ -87,7 +85,8 @@ def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
         for year, y, custom in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
             eligible, met = sums.loc[(custom[0], year), ["eligible", "met"]]
             if y is None:  # suppressed: never drawn, labelled
-                assert custom[1] == "<10" and custom[2] == "n suppressed"
+                # '<10' when small; 'hidden' when it has 10 or more and protects another
+                assert custom[1] == ("<10" if eligible < 10 else "hidden") and custom[2] == "n suppressed"
                 continue
             assert eligible >= 10
             assert y == pytest.approx(_shown_rate(eligible, met)), (custom[0], year)
@@ -171,7 +170,7 @@ def test_school_table_matches_pandas_and_hides_small_cells(app: AppTest, raw, af
         if eligible < 10:
             assert rate == peers.HIDDEN_VALUE  # a stand-in, never the rate: the page writes '<10' over it
             hidden += 1
-        elif rate != peers.HIDDEN_VALUE:  # complementary suppression hides some larger cells too
+        elif rate != peers.COMPLEMENT_VALUE:  # complementary suppression hides some larger cells, as 'hidden'
             assert rate == pytest.approx(_shown_rate(eligible, met))
             compared += 1
     assert compared >= len(table) // 2
