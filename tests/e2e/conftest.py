@@ -111,14 +111,14 @@ def submit_sign_in(page, username: str, password: str, attempts: int = 3) -> Non
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         try:
-            page.get_by_role("heading", name="Impact overview").wait_for(timeout=30_000)
+            page.get_by_role("heading", name="Impact overview").first.wait_for(timeout=30_000)
             break
         except Exception:
             if attempt == attempts - 1:
                 raise
             if page.get_by_role("textbox", name="Username").count() == 0:
                 # Signed in, but the Overview is still being drawn (a cold start on a busy machine): wait on.
-                page.get_by_role("heading", name="Impact overview").wait_for(timeout=120_000)
+                page.get_by_role("heading", name="Impact overview").first.wait_for(timeout=120_000)
                 break
     wait_ready(page)
 

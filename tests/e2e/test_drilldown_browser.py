@@ -101,7 +101,7 @@ def _open_outcomes_from_sidebar(page: Page, server: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Outcomes").click()
     expect(page).to_have_url(re.compile(r"/outcomes(\?|$)"), timeout=TIMEOUT)
     _ready(page)
-    expect(page.get_by_role("heading", name="Outcomes", exact=True)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name="Outcomes", exact=True).first).to_be_visible(timeout=TIMEOUT)
 
 
 def test_overview_state_tile_opens_state_outcomes(server: str, browser) -> None:
@@ -125,7 +125,7 @@ def test_overview_state_tile_opens_state_outcomes(server: str, browser) -> None:
     _ready(page)
     expect(page.get_by_role("button", name="Texas")).to_be_visible(timeout=TIMEOUT)  # the breadcrumb's current crumb
     expect(page.get_by_role("button", name="Nation")).to_be_enabled(timeout=TIMEOUT)
-    expect(page.get_by_role("heading", name=re.compile(r"by affiliate$"))).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=re.compile(r"by affiliate$")).first).to_be_visible(timeout=TIMEOUT)
     _no_exception(page, "overview_to_tx")
     affiliates = _bar_places(page)
     assert 1 <= len(affiliates) < states_with_data, affiliates  # per affiliate in Texas, not one per state
@@ -136,7 +136,7 @@ def test_overview_state_tile_opens_state_outcomes(server: str, browser) -> None:
 def test_outcomes_bar_drills_and_breadcrumb_climbs_back(server: str, browser) -> None:
     page = _new_page(browser)
     _open_outcomes_from_sidebar(page, server)
-    expect(page.get_by_role("heading", name=re.compile(r"by state$"))).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=re.compile(r"by state$")).first).to_be_visible(timeout=TIMEOUT)
     _no_exception(page, "nation")
     states = _bar_places(page)
     assert len(states) >= 20, states
@@ -145,7 +145,7 @@ def test_outcomes_bar_drills_and_breadcrumb_climbs_back(server: str, browser) ->
     clicked = _click_bar(page, states, states.index("TX") if "TX" in states else 0)
     expect(page).to_have_url(re.compile(rf"[?&]state={clicked}(&|$)"), timeout=TIMEOUT)
     _ready(page)
-    expect(page.get_by_role("heading", name=re.compile(r"by affiliate$"))).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=re.compile(r"by affiliate$")).first).to_be_visible(timeout=TIMEOUT)
     _no_exception(page, "state")
     narrowed = _bar_places(page)
     assert 1 <= len(narrowed) < len(states), narrowed
@@ -154,7 +154,7 @@ def test_outcomes_bar_drills_and_breadcrumb_climbs_back(server: str, browser) ->
     page.get_by_role("button", name="Nation").click()
     expect(page).not_to_have_url(re.compile(r"[?&]state="), timeout=TIMEOUT)
     _ready(page)
-    expect(page.get_by_role("heading", name=re.compile(r"by state$"))).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=re.compile(r"by state$")).first).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_role("button", name="Nation")).to_be_disabled(timeout=TIMEOUT)
     _no_exception(page, "back_to_nation")
     assert _bar_places(page) == states
@@ -169,7 +169,7 @@ def _sign_in_here(page: Page, username: str, password: str, heading: str) -> Non
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         try:
-            page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=30_000)
+            page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=30_000)
             break
         except Exception:
             if attempt == 2:

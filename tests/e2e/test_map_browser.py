@@ -68,7 +68,7 @@ def test_the_map_draws_from_the_app_alone_and_a_click_shows_the_card(server, bro
 
     # Click a state's outline (dispatched, so a cluster drawn on top cannot take it): the card names it.
     frame.locator("path.map-state-NC").dispatch_event("click")
-    expect(page.get_by_role("heading", name="North Carolina")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name="North Carolina").first).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text("Students served").first).to_be_visible()
     wait_ready(page)
 
@@ -80,7 +80,7 @@ def test_the_map_draws_from_the_app_alone_and_a_click_shows_the_card(server, bro
     assert school, "no school marker in view around Raleigh"
     box = page.locator(MAP_FRAME).bounding_box()
     page.mouse.click(box["x"] + school[0], box["y"] + school[1])
-    expect(page.get_by_role("heading", name=school[2])).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=school[2]).first).to_be_visible(timeout=TIMEOUT)
     expect(frame.locator(".map-popup strong")).to_have_text(school[2])
     profile = page.get_by_test_id("stPageLink-NavLink").filter(has_text="Affiliate profile")
     expect(profile).to_have_attribute("href", re.compile(r"profile\?affiliate=[\w-]+&year=\d{4}-\d{2}$"))

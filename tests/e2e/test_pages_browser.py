@@ -179,7 +179,9 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
             name = Path(spec.script).stem
             step = f"{role}-{name}"
             _open(page, base_url, spec.url_path)
-            expect(page.get_by_role("heading", name=TITLES[name], exact=True).first).to_be_visible(timeout=TIMEOUT)
+            expect(page.get_by_role("heading", name=TITLES[name], exact=True).filter(visible=True).first).to_be_visible(
+                timeout=TIMEOUT
+            )
             _wait_drawn(page)
             assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
             _artifacts(page, step)
@@ -193,7 +195,9 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
             name = Path(spec.script).stem
             step = f"{role}-{name}-phone"
             _open(page, base_url, spec.url_path)
-            expect(page.get_by_role("heading", name=TITLES[name], exact=True).first).to_be_visible(timeout=TIMEOUT)
+            expect(page.get_by_role("heading", name=TITLES[name], exact=True).filter(visible=True).first).to_be_visible(
+                timeout=TIMEOUT
+            )
             assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
             _artifacts(page, step)
         page.set_viewport_size(DESKTOP)
@@ -202,7 +206,7 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
         for spec in access.refused(role):
             step = f"{role}-refused-{Path(spec.script).stem}"
             _open(page, base_url, spec.url_path)
-            expect(page.get_by_role("heading", name="Not available for your role")).to_be_visible(timeout=TIMEOUT)
+            expect(page.get_by_role("heading", name="Not available for your role").first).to_be_visible(timeout=TIMEOUT)
             assert page.get_by_role("heading", name=TITLES[Path(spec.script).stem], exact=True).count() == 0
 
         step = f"{role}-drill"
