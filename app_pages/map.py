@@ -1,7 +1,8 @@
 import streamlit as st
 
 from components import filters, folium_map, page, table
-from dashboard import config, map_view
+from dashboard import config
+from dashboard.views import map as map_view
 
 engine, scope, years, year = page.year_page(
     "Map", "Affiliates, schools and community partners, over the students served in each state."

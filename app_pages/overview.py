@@ -1,7 +1,8 @@
 import streamlit as st
 
 from components import data, filters, kpi, navigation, page, table
-from dashboard import charts, config, privacy
+from dashboard import config, privacy
+from dashboard.views import charts
 
 engine, scope, years, year = page.year_page("Impact overview")
 view = filters.school_filters(engine, scope, tiers=True)

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import data, filters, page, table
-from dashboard import partner_view
+from dashboard.views import partners as partners_view
 
 engine, scope, years, year = page.year_page(
     "Community partners",
@@ -14,10 +14,10 @@ by_year = data.partners_by_year(engine, view, scope)
 if by_year.empty:
     st.info("No partnerships are recorded at the schools in view. Clear a filter in the sidebar to see more.")
     st.stop()
-st.markdown(partner_view.totals_line(by_year, year))
+st.markdown(partners_view.totals_line(by_year, year))
 
 st.subheader("In-kind value and partner volunteer hours by year")
-st.plotly_chart(partner_view.value_trend(by_year, year), key="partner_trend")
+st.plotly_chart(partners_view.value_trend(by_year, year), key="partner_trend")
 st.caption(f"Totals at the schools in view; {year} in orange.")
 table.data_expander(by_year, "partners_by_year")
 
@@ -29,27 +29,27 @@ if by_category.empty:
     st.stop()
 
 st.subheader(f"Partners by category, {year}")
-st.plotly_chart(partner_view.category_bars(by_category), key="partner_categories")
-table.data_expander(partner_view.category_table(by_category), f"partners_by_category_{year}")
+st.plotly_chart(partners_view.category_bars(by_category), key="partner_categories")
+table.data_expander(partners_view.category_table(by_category), f"partners_by_category_{year}")
 
 st.subheader(f"Schools reached per partner, {year}")
 reach = data.partner_reach(engine, this_year, scope)
-bins = partner_view.reach_bins(reach)
-st.plotly_chart(partner_view.reach_histogram(bins, partner_view.reach_median(reach)), key="partner_reach")
-st.caption(partner_view.reach_caption(reach))
+bins = partners_view.reach_bins(reach)
+st.plotly_chart(partners_view.reach_histogram(bins, partners_view.reach_median(reach)), key="partner_reach")
+st.caption(partners_view.reach_caption(reach))
 table.data_expander(bins, f"partner_reach_{year}")
 
 st.subheader(f"Support partners give, by partner category, {year}")
 matrix = data.partner_support_matrix(engine, this_year, scope)
-st.plotly_chart(partner_view.support_heatmap(matrix), key="partner_supports")
-st.caption(partner_view.support_caption(matrix, year))
-table.data_expander(partner_view.support_table(matrix), f"partner_supports_{year}")
+st.plotly_chart(partners_view.support_heatmap(matrix), key="partner_supports")
+st.caption(partners_view.support_caption(matrix, year))
+table.data_expander(partners_view.support_table(matrix), f"partner_supports_{year}")
 
 st.subheader(f"Top partners, {year}")
 show_all = st.toggle("Show every partner", key="partners_show_all")
-top = data.top_partners(engine, this_year, scope, None if show_all else partner_view.TOP_N)
-st.caption(partner_view.top_caption(top, reach, year))
-shown = partner_view.top_table(top)
+top = data.top_partners(engine, this_year, scope, None if show_all else partners_view.TOP_N)
+st.caption(partners_view.top_caption(top, reach, year))
+shown = partners_view.top_table(top)
 st.dataframe(
     shown,
     hide_index=True,

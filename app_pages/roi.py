@@ -1,43 +1,45 @@
 import streamlit as st
 
-from components import data, page, roi_view, table
-from dashboard import queries, roi, roi_charts
+from components import data, page, roi_panel, table
+from dashboard import roi
+from dashboard.data import queries
+from dashboard.views import roi as roi_view
 
 engine, scope, years, year = page.year_page(
     "Return on investment",
     "What each dollar given returns to students and society: the published studies, then our own model.",
 )
-preset, assumptions = roi_view.assumptions()
+preset, assumptions = roi_panel.assumptions()
 
 st.subheader("What the studies found")
-roi_view.published(roi.PUBLISHED_ESTIMATES)
-table.data_expander(roi_charts.published_estimates(roi.PUBLISHED_ESTIMATES), "roi_published_estimates", "Sources")
+roi_panel.published(roi.PUBLISHED_ESTIMATES)
+table.data_expander(roi_view.published_estimates(roi.PUBLISHED_ESTIMATES), "roi_published_estimates", "Sources")
 
-finances = roi_view.finances_by_category(engine, queries.Filters(), scope)
+finances = roi_panel.finances_by_category(engine, queries.Filters(), scope)
 totals = data.kpi_totals(engine, queries.Filters(), scope)
 partners = data.partners_by_year(engine, queries.Filters(), scope)
 graduation = data.outcome_rates(engine, queries.Filters(school_years=(year,)), scope, by_tier=False)
-inputs = roi_charts.inputs_for_year(year, finances, graduation, totals, partners)
-result = roi_view.evaluate_or_stop(inputs, assumptions, year)
+inputs = roi_view.inputs_for_year(year, finances, graduation, totals, partners)
+result = roi_panel.evaluate_or_stop(inputs, assumptions, year)
 
 st.subheader(f"Our model, school year {year}")
 st.caption(f"Recomputed from this dashboard's data with the {preset} assumptions (adjust them in the sidebar).")
-roi_view.headline(result)
+roi_panel.headline(result)
 
 st.subheader("Which assumptions matter most")
 st.caption(
     "The benefit/cost ratio when each assumption is 20% lower or higher, the rest held fixed; those that do not move it are listed only in the data."
 )
 swings = roi.tornado(inputs, assumptions)
-st.plotly_chart(roi_charts.tornado(swings), key="roi_tornado")
-table.data_expander(roi_charts.tornado_table(swings), "roi_tornado")
+st.plotly_chart(roi_view.tornado(swings), key="roi_tornado")
+table.data_expander(roi_view.tornado_table(swings), "roi_tornado")
 
 st.subheader("Cost per student by year")
-per_student = roi_charts.cost_per_student_by_year(finances, totals)
-st.plotly_chart(roi_charts.cost_per_student(per_student, highlight=year), key="roi_cost_per_student")
+per_student = roi_view.cost_per_student_by_year(finances, totals)
+st.plotly_chart(roi_view.cost_per_student(per_student, highlight=year), key="roi_cost_per_student")
 table.data_expander(per_student, "roi_cost_per_student")
 
 st.subheader("Where the money comes from")
-mix = roi_charts.funding_mix(finances)
-st.plotly_chart(roi_charts.funding_mix_chart(mix), key="roi_funding_mix")
+mix = roi_view.funding_mix(finances)
+st.plotly_chart(roi_view.funding_mix_chart(mix), key="roi_funding_mix")
 table.data_expander(mix, "roi_funding_mix")

@@ -2,14 +2,16 @@ import pandas as pd
 import streamlit as st
 
 from components import data, page, table
-from dashboard import contract, formatting, peers
+from dashboard import formatting
+from dashboard.data import contract
+from dashboard.views import schools as schools_view
 
 engine, scope, years, year = page.year_page(
     "Schools", "Your schools side by side, and each against its peer group, its state and the nation."
 )
 previous_year = page.previous_school_year(years, year)
 
-metric, notice = peers.validate_metric(st.query_params.get("metric"))
+metric, notice = schools_view.validate_metric(st.query_params.get("metric"))
 if notice:
     st.sidebar.info(notice)
 metric = st.sidebar.selectbox("Outcome", contract.METRICS, index=contract.METRICS.index(metric),
@@ -22,11 +24,11 @@ if directory.empty:
     st.info("There are no schools in your scope. An admin can load your affiliate's schools on the Data page.")
     st.stop()
 names = dict(zip(directory["school_id"], directory["label"], strict=True))
-wanted, notices = peers.validate_schools(st.query_params.get_all("school"), names)
+wanted, notices = schools_view.validate_schools(st.query_params.get_all("school"), names)
 for notice in notices:
     st.info(notice, icon=":material/info:")
-picked = st.multiselect(f"Schools to compare (up to {peers.MAX_SCHOOLS})", list(names), default=wanted,
-                        format_func=names.get, max_selections=peers.MAX_SCHOOLS, key="schools_pick",
+picked = st.multiselect(f"Schools to compare (up to {schools_view.MAX_SCHOOLS})", list(names), default=wanted,
+                        format_func=names.get, max_selections=schools_view.MAX_SCHOOLS, key="schools_pick",
                         placeholder="Type a school name or city")  # fmt: skip
 st.query_params["school"] = picked
 
@@ -34,36 +36,37 @@ st.subheader(f"{label}, every school year")
 if not picked:
     st.info("Pick up to 10 schools above to see them side by side over the years and against their peers.")
 else:
-    lines = peers.trend_lines(data.school_metric_rates_over(engine, metric, scope, years), directory, picked)
+    lines = schools_view.trend_lines(data.school_metric_rates_over(engine, metric, scope, years), directory, picked)
     if lines.empty:
         st.info(f"The schools you picked have no {label.lower()} data in any year.")
     else:
         st.plotly_chart(
-            peers.line_figure(lines, data.national_rates(engine, metric, years), metric, years), key="school_lines"
+            schools_view.line_figure(lines, data.national_rates(engine, metric, years), metric, years),
+            key="school_lines",
         )
         st.caption("Rate = students who met the outcome / eligible students, tiers 2 and 3 together; hover for n. "
                    "A gap is a suppressed year (fewer than 10 eligible students, or hidden so a total cannot "
                    "reveal one). Rates near 0 or 100% on fewer than 300 students read as a range ('>=95%') and are "
                    "drawn at its edge. "
                    "The dashed line is the whole network.")  # fmt: skip
-        missing = peers.without_data(lines, picked, names)
+        missing = schools_view.without_data(lines, picked, names)
         if missing:
             st.caption(f"No {label.lower()} data in any year for: {formatting.markdown_text('; '.join(missing))}.")
-        table.data_expander(peers.lines_export(lines), f"schools_{metric}_by_year")
+        table.data_expander(schools_view.lines_export(lines), f"schools_{metric}_by_year")
 
     st.subheader(f"Against peers, state and nation, {year}")
     bench = data.school_benchmarks(engine, metric, year, tuple(picked), scope)
-    if peers.without_data_this_year(bench):
+    if schools_view.without_data_this_year(bench):
         st.info(f"None of the schools you picked has {label.lower()} data in {year}. Try another outcome or year.")
     else:
-        st.plotly_chart(peers.benchmark_figure(bench, metric), key="school_benchmarks")
-        comparison = peers.benchmark_export(bench)
+        st.plotly_chart(schools_view.benchmark_figure(bench, metric), key="school_benchmarks")
+        comparison = schools_view.benchmark_export(bench)
         st.dataframe(comparison, hide_index=True, key="school_benchmark_table")
         table.download_button(comparison, f"schools_vs_peers_{metric}_{year}")
         st.caption(f"Peer group: every school in the network with the same level, locale and Title I status. "
                    f"Peer, state and national rates are totals over all their schools. The percentile ranks the "
-                   f"school's rate among the peer schools with {peers.MIN_ELIGIBLE} or more eligible students "
-                   f"(50th = the middle). A benchmark with fewer than {peers.MIN_OTHER_SCHOOLS} other schools "
+                   f"school's rate among the peer schools with {schools_view.MIN_ELIGIBLE} or more eligible students "
+                   f"(50th = the middle). A benchmark with fewer than {schools_view.MIN_OTHER_SCHOOLS} other schools "
                    f"outside your own is not shown, so no single school's figure can be worked out.")  # fmt: skip
 
 st.subheader(f"All your schools, {year}")
@@ -72,10 +75,10 @@ if served.empty:
     st.info(f"None of your schools has data for {year}. Pick another school year in the sidebar.")
     st.stop()
 two_years = [y for y in (previous_year, year) if y]
-schools_table = peers.school_table(
+schools_table = schools_view.school_table(
     directory, served, data.school_metric_rates_over(engine, metric, scope, two_years), year, previous_year
 )
-shown = peers.styled_table(schools_table)
+shown = schools_view.styled_table(schools_table)
 st.dataframe(shown, hide_index=True, key="school_table")
 if isinstance(shown, pd.DataFrame):
     st.caption(f"With {len(schools_table):,} schools the columns sort as text; the CSV below has the numbers.")
@@ -83,4 +86,4 @@ since = f"since {previous_year}" if previous_year else "(no earlier year loaded)
 st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
            "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students, "
            "or hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
-table.download_button(lambda: peers.export_table(schools_table), f"schools_{metric}_{year}")
+table.download_button(lambda: schools_view.export_table(schools_table), f"schools_{metric}_{year}")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import table
-from dashboard import users
+from dashboard.data import users
 
 ROLE_LABELS = {
     "admin": "Admin",

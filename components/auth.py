@@ -13,7 +13,8 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from dashboard import access, config, db, users
+from dashboard import access, config
+from dashboard.data import db, users
 
 COOKIE_NAME = "impact_dashboard"
 SIGNED_OUT = "logout"

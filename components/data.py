@@ -8,7 +8,11 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import config, db, formatting, partner_view, peers, profile, queries
+from dashboard import config, formatting, startup
+from dashboard.data import db, queries
+from dashboard.views import partners as partners_view
+from dashboard.views import profile as profile_view
+from dashboard.views import schools as schools_view
 
 
 @st.cache_resource(show_spinner=False)
@@ -16,7 +20,7 @@ def engine() -> sa.Engine:
     """The process's engine, upgraded, with the demo network built on first start (progress shown)."""
     eng = db.create_engine()
     bar = st.progress(0.0, text="Preparing the database")
-    db.prepare(eng, progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg))
+    startup.prepare(eng, progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg))
     bar.empty()
     return eng
 
@@ -89,22 +93,22 @@ def partners_by_category(_engine: sa.Engine, filters: queries.Filters, scope: qu
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def partner_reach(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
-    """Cached partner_view.partner_reach: partners per number of schools reached."""
-    return partner_view.partner_reach(_engine, filters, scope)
+    """Cached partners_view.partner_reach: partners per number of schools reached."""
+    return partners_view.partner_reach(_engine, filters, scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def partner_support_matrix(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
-    """Cached partner_view.partner_support_matrix: partner category x support category."""
-    return partner_view.partner_support_matrix(_engine, filters, scope)
+    """Cached partners_view.partner_support_matrix: partner category x support category."""
+    return partners_view.partner_support_matrix(_engine, filters, scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def top_partners(
-    _engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, limit: int | None = partner_view.TOP_N
+    _engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, limit: int | None = partners_view.TOP_N
 ) -> pd.DataFrame:
-    """Cached partner_view.top_partners; limit None gives every partner in view."""
-    return partner_view.top_partners(_engine, filters, scope, limit)
+    """Cached partners_view.top_partners; limit None gives every partner in view."""
+    return partners_view.top_partners(_engine, filters, scope, limit)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -116,14 +120,14 @@ def affiliate_choices(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=256)
 def affiliate_profile(_engine: sa.Engine, affiliate_id: str, year: str, years: tuple[str, ...],
                       scope: queries.Scope):  # fmt: skip
-    """Cached dashboard.profile.load: one affiliate's report card for `year`, trend over `years`; None if out of scope."""
-    return profile.load(_engine, affiliate_id, year, years, scope)
+    """Cached dashboard.views.profile.load: one affiliate's report card for `year`, trend over `years`; None if out of scope."""
+    return profile_view.load(_engine, affiliate_id, year, years, scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def school_directory(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
-    """Cached dashboard.peers.school_directory: the schools in scope, with their 'name (city, state)' labels."""
-    return peers.school_directory(_engine, scope)
+    """Cached dashboard.views.schools.school_directory: the schools in scope, with their 'name (city, state)' labels."""
+    return schools_view.school_directory(_engine, scope)
 
 
 # The Schools page reads one school year at a time: its table needs this year and last, and only schools picked
@@ -132,15 +136,17 @@ def school_directory(_engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def school_metric_rates(_engine: sa.Engine, metric: str, scope: queries.Scope, year: str) -> pd.DataFrame:
-    """Cached per-school rates of `metric` in scope in `year`, already suppressed (dashboard.peers)."""
+    """Cached per-school rates of `metric` in scope in `year`, already suppressed (dashboard.views.schools)."""
     network = network_rates(_engine, metric, year) if scope.affiliates is None else None
-    return peers.suppressed_school_rates(peers.school_rates(_engine, metric, scope, years=(year,), network=network))
+    return schools_view.suppressed_school_rates(
+        schools_view.school_rates(_engine, metric, scope, years=(year,), network=network)
+    )
 
 
 def school_metric_rates_over(
     engine: sa.Engine, metric: str, scope: queries.Scope, years: Iterable[str]
 ) -> pd.DataFrame:
-    """school_metric_rates of every year in `years`, ordered by school and year like dashboard.peers.school_rates."""
+    """school_metric_rates of every year in `years`, ordered by school and year like dashboard.views.schools.school_rates."""
     parts = [school_metric_rates(engine, metric, scope, year) for year in years]
     parts = [part for part in parts if not part.empty] or parts[:1]
     return pd.concat(parts, ignore_index=True).sort_values(["school_id", "school_year"], ignore_index=True)
@@ -148,37 +154,39 @@ def school_metric_rates_over(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def school_students_served(_engine: sa.Engine, year: str, scope: queries.Scope) -> pd.DataFrame:
-    """Cached dashboard.peers.students_served: students served per school in scope in `year`."""
-    return peers.students_served(_engine, year, scope)
+    """Cached dashboard.views.schools.students_served: students served per school in scope in `year`."""
+    return schools_view.students_served(_engine, year, scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def school_keys(_engine: sa.Engine) -> pd.DataFrame:
-    """Cached dashboard.peers.school_keys: every school's peer keys and state, unnamed."""
-    return peers.school_keys(_engine)
+    """Cached dashboard.views.schools.school_keys: every school's peer keys and state, unnamed."""
+    return schools_view.school_keys(_engine)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def network_rates(_engine: sa.Engine, metric: str, year: str) -> pd.DataFrame:
-    """Cached dashboard.peers.network_rates of one year: every school's `metric` with its peer keys, unnamed."""
-    return peers.network_rates(_engine, metric, (year,), keys=school_keys(_engine))
+    """Cached dashboard.views.schools.network_rates of one year: every school's `metric` with its peer keys, unnamed."""
+    return schools_view.network_rates(_engine, metric, (year,), keys=school_keys(_engine))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def benchmark_rates(_engine: sa.Engine, metric: str, year: str) -> pd.DataFrame:
-    """Cached dashboard.peers.benchmark_rates of one year: peer-group, state and national aggregates of `metric`."""
-    return peers.benchmark_rates(_engine, metric, network=network_rates(_engine, metric, year))
+    """Cached dashboard.views.schools.benchmark_rates of one year: peer-group, state and national aggregates of `metric`."""
+    return schools_view.benchmark_rates(_engine, metric, network=network_rates(_engine, metric, year))
 
 
 def national_rates(engine: sa.Engine, metric: str, years: Iterable[str]) -> pd.DataFrame:
     """The national rate of `metric` in each of `years`: school_year, rate."""
-    return peers.national_line(pd.concat([benchmark_rates(engine, metric, year) for year in years], ignore_index=True))
+    return schools_view.national_line(
+        pd.concat([benchmark_rates(engine, metric, year) for year in years], ignore_index=True)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def school_benchmarks(_engine: sa.Engine, metric: str, year: str, school_ids: tuple[str, ...],
                       scope: queries.Scope) -> pd.DataFrame:  # fmt: skip
-    """Cached dashboard.peers.benchmarks: the chosen schools against peers, state and nation in `year`."""
-    return peers.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope, year),
+    """Cached dashboard.views.schools.benchmarks: the chosen schools against peers, state and nation in `year`."""
+    return schools_view.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope, year),
                             network=network_rates(_engine, metric, year), directory=school_directory(_engine, scope),
                             aggregates=benchmark_rates(_engine, metric, year))  # fmt: skip

@@ -6,25 +6,27 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import formatting, outcome_view, queries
+from dashboard import formatting
+from dashboard.data import queries
+from dashboard.views import outcomes as outcomes_view
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def school_names(_engine: sa.Engine, affiliate: str, scope: queries.Scope) -> dict[str, str]:
-    """Cached outcome_view.school_names."""
-    return outcome_view.school_names(_engine, affiliate, scope)
+    """Cached outcomes_view.school_names."""
+    return outcomes_view.school_names(_engine, affiliate, scope)
 
 
-def position(known: pd.DataFrame) -> outcome_view.DrillPath:
+def position(known: pd.DataFrame) -> outcomes_view.DrillPath:
     """The drill path in the URL; unknown values are cleared with a short notice, never an exception."""
-    path, notices = outcome_view.validate(st.query_params.get("state"), st.query_params.get("affiliate"), known)
+    path, notices = outcomes_view.validate(st.query_params.get("state"), st.query_params.get("affiliate"), known)
     for notice in notices:
         st.info(notice, icon=":material/info:")
     _write(path)
     return path
 
 
-def go_to(path: outcome_view.DrillPath, clear: str | None = None) -> None:
+def go_to(path: outcomes_view.DrillPath, clear: str | None = None) -> None:
     """Move the drill to `path` and rerun the page.
 
     `clear` names a chart whose selection led here: it is dropped, or the next run at a level where that chart
@@ -36,7 +38,7 @@ def go_to(path: outcome_view.DrillPath, clear: str | None = None) -> None:
     st.rerun()
 
 
-def _write(path: outcome_view.DrillPath) -> None:
+def _write(path: outcomes_view.DrillPath) -> None:
     wanted = path.query_params()
     for key in ("state", "affiliate"):
         if key in wanted:
@@ -46,9 +48,9 @@ def _write(path: outcome_view.DrillPath) -> None:
             del st.query_params[key]
 
 
-def breadcrumb(path: outcome_view.DrillPath, names: dict[str, str]) -> None:
+def breadcrumb(path: outcomes_view.DrillPath, names: dict[str, str]) -> None:
     """Nation > State > Affiliate as buttons; the current position is shown but not clickable."""
-    crumbs = outcome_view.breadcrumb(path, names)
+    crumbs = outcomes_view.breadcrumb(path, names)
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     for i, (label, target) in enumerate(crumbs):
         current = i == len(crumbs) - 1

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data
-from dashboard import contract, formatting, geo, queries
-from dashboard.charts import TIER_NAMES
+from dashboard import formatting
+from dashboard.data import contract, geo, queries
+from dashboard.views.charts import TIER_NAMES
 
 
 def _shown(value: str, limit: int = 60) -> str:

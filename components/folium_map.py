@@ -19,7 +19,8 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_folium
 
-from dashboard import map_view, queries
+from dashboard.data import queries
+from dashboard.views import map as map_view
 
 HEIGHT = 620
 RETURNED = ["last_object_clicked_tooltip"]

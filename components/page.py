@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data, filters
-from dashboard import queries
+from dashboard.data import queries
 
 
 def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, queries.Scope, list[str], str]:

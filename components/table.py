@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard import users
+from dashboard.data import users
 from dashboard.export import to_csv
 
 

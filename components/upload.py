@@ -9,10 +9,10 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard import contract, ingest, templates
+from dashboard.data import contract, ingest, templates, upload_files
+from dashboard.data.queries import EVERYTHING, Scope
 from dashboard.export import to_csv
 from dashboard.formatting import markdown_text
-from dashboard.queries import EVERYTHING, Scope
 
 PREVIEW_ROWS = 5
 
@@ -48,16 +48,16 @@ def save_uploads(files: list, folder: Path) -> list[Path]:
     return paths
 
 
-def _previews(paths: list[Path]) -> tuple[dict[str, pd.DataFrame], list[ingest.Problem]]:
+def _previews(paths: list[Path]) -> tuple[dict[str, pd.DataFrame], list[upload_files.Problem]]:
     """(label -> first rows as read (text) for each readable table, the problems refusing files unread).
 
     The loader's limits run before pandas opens a file: `nrows` stops neither openpyxl reading every shared
     string of a workbook nor anything else a zip bomb unpacks, so a refused file is not opened at all.
     """
     out: dict[str, pd.DataFrame] = {}
-    refused: list[ingest.Problem] = []
+    refused: list[upload_files.Problem] = []
     for path in paths:
-        if problems := ingest.refusals(path):
+        if problems := upload_files.refusals(path):
             refused += problems
             continue
         try:

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from dashboard import config
+from dashboard import config, startup
+from dashboard.data import migrate
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -17,7 +18,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dashboard import demo
+    from dashboard.tools import demo
 
     started = time.perf_counter()
     network = demo.generate(scale=args.scale, seed=args.seed)
@@ -29,15 +30,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from dashboard import db
+    from dashboard.data import db
 
     engine = db.create_engine(args.database_url)
     db.check_connection(engine)
     if args.action == "upgrade":
-        db.upgrade(engine)
+        migrate.upgrade(engine)
         print(f"schema up to date at {engine.url.render_as_string(hide_password=True)}")
     elif args.action == "prepare":
-        db.prepare(engine, progress=_progress)
+        startup.prepare(engine, progress=_progress)
         print("database ready")
     return 0
 
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_db)
 
-    from dashboard import bench, disclosure_audit, ingest, users
+    from dashboard import disclosure_audit
+    from dashboard.data import ingest, users
+    from dashboard.tools import bench
 
     users.register_cli(sub)
     ingest.register_cli(sub)

@@ -22,7 +22,9 @@ that changed them. Pages read the stored decision; `dashboard.privacy_audit` pro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -257,16 +259,22 @@ def _statuses(table: pd.DataFrame, small: np.ndarray, suppressed: np.ndarray) ->
     return status
 
 
-def decide(table: pd.DataFrame, schools: pd.DataFrame, threshold: int, audit_rounds: int = 30) -> np.ndarray:
+def decide(
+    table: pd.DataFrame,
+    schools: pd.DataFrame,
+    threshold: int,
+    audit_rounds: int = 0,
+    audit: Callable[[pd.DataFrame, pd.DataFrame, int, pd.DataFrame], Any] | None = None,
+) -> np.ndarray:
     """The status of every cell of `table` (SHOWN, CODED, SMALL or HIDDEN), decided jointly over all relations.
 
     Primary: a rate on fewer than `threshold` eligible students, or a count of 1 to threshold - 1 students, is
     SMALL. Complementary: while a relation has exactly one suppressed cell, a shown cell of it (never a zero count,
-    which protects nothing) is HIDDEN too. Rates near 0 or 100% that stay published are CODED. Then the audit
-    (dashboard.disclosure_audit) looks for small cells the published ones still narrow; for each, one more cell
-    of its relations is hidden, and the pass repeats on the systems that changed, up to `audit_rounds` times.
+    which protects nothing) is HIDDEN too. Rates near 0 or 100% that stay published are CODED. Then, given an
+    `audit` (dashboard.disclosure_audit.audit_system, passed in because the audit reads this module's cells and
+    relations), it looks for small cells the published ones still narrow; for each, one more cell of its relations
+    is hidden, and the pass repeats on the systems that changed, up to `audit_rounds` times.
     """
-    from dashboard import disclosure_audit  # the audit needs this module's cells; it never decides
 
     table = table.reset_index(drop=True)
     size = table["size"].to_numpy(dtype=np.int64)
@@ -277,7 +285,7 @@ def decide(table: pd.DataFrame, schools: pd.DataFrame, threshold: int, audit_rou
     incidence = sp.csr_matrix((np.ones(len(rel)), (rel, cell)), shape=(rel.max() + 1 if len(rel) else 0, len(table)))
     pickable = np.where(rate, size >= threshold, size > 0)
     suppressed = _close(small.copy(), members, incidence, size, pickable)
-    if audit_rounds <= 0:
+    if audit_rounds <= 0 or audit is None:
         return _statuses(table, small, suppressed)
     system = table.groupby(["school_year", "measure"], sort=False).ngroup().to_numpy()
     relation_system = system[members.drop_duplicates("relation").set_index("relation")["cell"].sort_index()]
@@ -293,7 +301,7 @@ def decide(table: pd.DataFrame, schools: pd.DataFrame, threshold: int, audit_rou
             renumber = np.full(len(table), -1)
             renumber[cells_of] = np.arange(len(cells_of))
             local = local.assign(cell=renumber[local["cell"].to_numpy()])
-            found = disclosure_audit.audit_system(table.iloc[cells_of].assign(status=status[cells_of]), attrs,
+            found = audit(table.iloc[cells_of].assign(status=status[cells_of]), attrs,
                                                   threshold, local).exposed  # fmt: skip
             exposed += [int(position[f.key]) for f in found]
         if not exposed:

@@ -366,8 +366,8 @@ def read_network(engine, years: list[str] | None = None) -> tuple[pd.DataFrame, 
     """(outcomes, school_years, schools) from the database, narrowed to `years` when given."""
     import sqlalchemy as sa
 
-    from dashboard.db import outcomes, school_years, schools
-    from dashboard.queries import read_frame
+    from dashboard.data.db import outcomes, school_years, schools
+    from dashboard.data.queries import read_frame
 
     def of(table: sa.Table) -> sa.Select:
         stmt = sa.select(*table.c)
@@ -384,7 +384,8 @@ def cmd_audit(args) -> int:
     """`python -m dashboard privacy audit`: decide the pattern for the database's cells and audit it."""
     import time
 
-    from dashboard import config, db
+    from dashboard import config
+    from dashboard.data import db
 
     engine = db.create_engine(args.database_url)
     db.check_connection(engine)
@@ -396,7 +397,7 @@ def cmd_audit(args) -> int:
         return 0
     table = disclosure.cells(disclosure.leaves(outcomes, school_years, schools))
     decided = time.perf_counter()
-    table["status"] = disclosure.decide(table, schools, threshold, audit_rounds=args.rounds)
+    table["status"] = disclosure.decide(table, schools, threshold, audit_rounds=args.rounds, audit=audit_system)
     deciding = time.perf_counter() - decided
     result = audit(table, schools, threshold)
     school = table[table["unit"] == "school"]

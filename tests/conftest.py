@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from dashboard import contract, db, demo
+from dashboard.data import contract, db, migrate
+from dashboard.tools import demo
 
 TEST_SCALE = 0.2
 POSTGRES_URL = os.environ.get("DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -38,7 +39,7 @@ def raw(small_csv: Path) -> dict[str, pd.DataFrame]:
 
 
 def _fill(engine: sa.Engine, small_csv: Path) -> sa.Engine:
-    db.upgrade(engine)
+    migrate.upgrade(engine)
     network = demo.Network(**{
         name: pd.read_csv(small_csv / f"{name}.csv", dtype={"school_id": str, "school_year": str})
         for name in contract.TABLES
@@ -72,7 +73,7 @@ def postgres_or_skip() -> None:
 def postgres_engine(small_csv: Path):
     """A throwaway PostgreSQL database holding the small network; dropped afterwards."""
     postgres_or_skip()
-    with db.throwaway_postgres(POSTGRES_URL, "dashboard_test") as engine:
+    with migrate.throwaway_postgres(POSTGRES_URL, "dashboard_test") as engine:
         yield _fill(engine, small_csv)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import access, users
+from dashboard import access
+from dashboard.data import users
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWER_PAGES = {"overview", "outcomes", "map", "profile", "partners", "roi"}

@@ -25,8 +25,8 @@ import streamlit as st
 import streamlit.logger
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, queries
-from dashboard.bench import median_ms
+from dashboard.data import db, queries
+from dashboard.tools.bench import median_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 600

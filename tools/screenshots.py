@@ -12,7 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from dashboard import access, users
+from dashboard import access
+from dashboard.data import users
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 READY = """() => {const a = document.querySelector('[data-testid=stApp]');

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "static" / "map"
 sys.path.insert(0, str(ROOT))
 
-from dashboard import geo  # noqa: E402
+from dashboard.data import geo  # noqa: E402
 
 # package, version, licence of the packaged files, {path inside the archive: path under static/map/}
 WHEELS: tuple[tuple[str, str, str, dict[str, str]], ...] = (

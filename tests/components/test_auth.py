@@ -19,13 +19,14 @@ from streamlit.testing.v1 import AppTest
 from streamlit_authenticator.models import CookieModel
 
 from components import auth
-from dashboard import config, db, users
+from dashboard import config
+from dashboard.data import db, migrate, users
 
 SCRIPT = """
 import sqlalchemy as sa
 import streamlit as st
 from components import auth
-from dashboard import db
+from dashboard.data import db
 
 engine = db.create_engine()
 user = auth.signed_in_user(engine)
@@ -36,7 +37,7 @@ auth.logout_button()
 
 def _database(tmp_path: Path, demo: bool) -> sa.Engine:
     engine = db.create_engine(f"sqlite:///{tmp_path / 'auth.sqlite3'}")
-    db.upgrade(engine)
+    migrate.upgrade(engine)
     with engine.begin() as conn:
         conn.execute(db.affiliates.insert().values(
             affiliate_id="NC-CHARLOTTE", name="Charlotte", kind="affiliate", state="NC", city="Charlotte"

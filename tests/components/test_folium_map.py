@@ -11,7 +11,8 @@ import pytest
 import streamlit_folium
 
 from components import folium_map
-from dashboard import map_view, queries
+from dashboard.data import queries
+from dashboard.views import map as map_view
 
 YEAR = "2022-23"
 OPTIONS = {"height": folium_map.HEIGHT, "use_container_width": True, "returned_objects": folium_map.RETURNED}

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 
 from components import table
-from dashboard import db, users
+from dashboard.data import db, migrate, users
 
 
 class _FakeStreamlit:
@@ -30,7 +30,7 @@ class _FakeStreamlit:
 @pytest.fixture
 def audit_engine(tmp_path: Path):
     engine = db.create_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
-    db.upgrade(engine)
+    migrate.upgrade(engine)
     return engine
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Page, expect
 
-from dashboard import geo
+from dashboard.data import geo
 from tests.e2e.conftest import ARTIFACTS, sign_in, wait_ready
 
 TIMEOUT = 60_000

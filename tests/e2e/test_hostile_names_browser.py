@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from dashboard import users
+from dashboard.data import users
 from tests.e2e.conftest import ARTIFACTS, start_app, submit_sign_in, wait_ready
 
 AFFILIATE = users.DEMO_LEAD_AFFILIATE

@@ -9,7 +9,7 @@ import re
 import pandas as pd
 from playwright.sync_api import Page, expect
 
-from dashboard import map_view
+from dashboard.views import map as map_view
 from tests.e2e.conftest import ARTIFACTS, sign_in, wait_ready
 
 TIMEOUT = 60_000

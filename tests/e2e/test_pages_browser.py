@@ -20,7 +20,9 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard import access, demo, users
+from dashboard import access
+from dashboard.data import users
+from dashboard.tools import demo
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
 from tests.e2e.test_drilldown_browser import TILE_XY, _hover_then_click
 from tests.e2e.test_map_browser import MAP_FRAME

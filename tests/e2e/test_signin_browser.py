@@ -10,7 +10,8 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from dashboard import config, users
+from dashboard import config
+from dashboard.data import users
 from tests.e2e.conftest import start_app, submit_sign_in, wait_ready
 
 COOKIE = "impact_dashboard"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, users
+from dashboard.data import db, migrate, users
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     engine = db.create_engine(f"sqlite:///{tmp_path / 'admin.sqlite3'}")
-    db.upgrade(engine)
+    migrate.upgrade(engine)
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", str(engine.url))
     monkeypatch.setattr(users, "_hash", lambda pw: users.bcrypt.hashpw(pw.encode(), users.bcrypt.gensalt(4)).decode())
     users.add_user(engine, "chief", "Chief Admin", "chief@example.org", "a long test password", "admin")

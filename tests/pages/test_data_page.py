@@ -14,8 +14,9 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import contract, db, demo, ingest
+from dashboard.data import contract, db, migrate, upload_files
 from dashboard.formatting import markdown_text
+from dashboard.tools import demo
 from tests.hostile_workbooks import MEGABYTES, SECONDS, shared_strings_bomb, with_cell, workbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ def network() -> demo.Network:
 def engine(tmp_path: Path, network: demo.Network, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """A fresh SQLite database holding the demo network, recorded as load 1 by 'demo' (as the app builds it)."""
     eng = db.create_engine(f"sqlite:///{tmp_path / 'data_page.sqlite3'}")
-    db.upgrade(eng)
+    migrate.upgrade(eng)
     with eng.begin() as conn:
         load_id = conn.execute(
             db.loads.insert().values(
@@ -179,7 +180,7 @@ def test_a_hostile_workbook_is_refused_before_any_preview_reads_it(
     assert found["seconds"] < SECONDS and found["mb"] < MEGABYTES, found
     assert not found["exceptions"], found
     assert not [label for label in found["expanders"] if "network" in label], found  # no preview of it
-    refused = ingest.refusals(path)
+    refused = upload_files.refusals(path)
     assert refused and all(p.file.startswith("network.xlsx") for p in refused)
     assert [e for e in found["errors"] if e.startswith("Not previewed")] == [
         f"Not previewed, refused unread: {markdown_text(p)}" for p in refused

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import map_view, queries
+from dashboard.data import queries
+from dashboard.views import map as map_view
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = "2022-23"

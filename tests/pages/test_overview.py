@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import users
+from dashboard.data import users
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import contract, queries
+from dashboard.data import contract, queries
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = "2021-22"

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import formatting, queries
+from dashboard import formatting
+from dashboard.data import queries
 from tests.coding import drawn_rate
 
 ROOT = Path(__file__).resolve().parents[2]

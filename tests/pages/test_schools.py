@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import peers, queries
+from dashboard.data import queries
 from dashboard.formatting import percent
+from dashboard.views import schools as schools_view
 from tests.coding import drawn_rate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,16 +162,16 @@ def test_school_table_matches_pandas_and_hides_small_cells(app: AppTest, raw, af
     compared = hidden = 0
     for row in table.itertuples():
         students = row[table.columns.get_loc("Students served") + 1]
-        assert students == served.loc[row.School, "students_served"] or students == peers.HIDDEN_VALUE
+        assert students == served.loc[row.School, "students_served"] or students == schools_view.HIDDEN_VALUE
         rate = row.Rate
         if row.School not in sums.index:
-            assert rate == peers.NO_DATA_VALUE
+            assert rate == schools_view.NO_DATA_VALUE
             continue
         eligible, met = sums.loc[row.School, ["eligible", "met"]]
         if eligible < 10:
-            assert rate == peers.HIDDEN_VALUE  # a stand-in, never the rate: the page writes '<10' over it
+            assert rate == schools_view.HIDDEN_VALUE  # a stand-in, never the rate: the page writes '<10' over it
             hidden += 1
-        elif rate != peers.COMPLEMENT_VALUE:  # complementary suppression hides some larger cells, as 'hidden'
+        elif rate != schools_view.COMPLEMENT_VALUE:  # complementary suppression hides some larger cells, as 'hidden'
             assert rate == pytest.approx(_shown_rate(eligible, met))
             compared += 1
     assert compared >= len(table) // 2

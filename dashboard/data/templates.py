@@ -1,0 +1,129 @@
+"""Templates and tables for the Data page: empty CSVs, an XLSX workbook, problems and load history as frames."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from dashboard.data import contract, db, ingest, upload_files
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "message"]
+HISTORY_COLUMNS = ["load_id", "loaded_by", "loaded_at", "rows_added", "rows_changed", "status", "summary"]
+
+
+def _kind(table: str, column: str) -> str:
+    """What a value of the column must look like, in words."""
+    if column in ingest.ID_COLUMNS:
+        return "identifier: 1-40 letters, digits, '-' or '_'"
+    if column == "school_year":
+        return "school year such as 2021-22"
+    if column in ingest.OPTIONAL_COLUMNS:
+        return "decimal degrees; optional (blank: located from city and state, marked approximate)"
+    if column in ingest.INT_COLUMNS:
+        return "whole number, no thousands separators or percent signs"
+    if column in ingest.FLOAT_COLUMNS:
+        return "number, no thousands separators or percent signs"
+    if column == "title_i":
+        return "true or false"
+    if column == "state":
+        return "two-letter USPS code such as TX"
+    return "text"
+
+
+def _allowed(table: str, column: str) -> str:
+    """The allowed values of an enumerated column, or ''."""
+    if table == "finances" and column == "category":
+        return "; ".join(f"{line}: {', '.join(cats)}" for line, cats in ingest.FINANCE_CATEGORIES.items())
+    values = ingest.ENUMS.get(table, {}).get(column)
+    return ", ".join(map(str, values)) if values else ""
+
+
+def _references(table: str, column: str) -> str:
+    target = ingest.FOREIGN_KEYS.get((table, column))
+    return f"must exist in {target} (in the database or in the same load)" if target else ""
+
+
+def column_guide() -> pd.DataFrame:
+    """One row per contract column: table, column, whether it is part of the key, required, kind, allowed values."""
+    rows = []
+    for table, (key, _rest) in contract.TABLES.items():
+        for column in contract.columns(table):
+            rows.append({
+                "table": table,
+                "column": column,
+                "key": column in key,
+                "required": column not in ingest.OPTIONAL_COLUMNS,
+                "kind": _kind(table, column),
+                "allowed_values": _allowed(table, column),
+                "references": _references(table, column),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def empty_csv(table: str) -> bytes:
+    """The header row of a contract table as UTF-8 CSV: the file to fill and upload as `<table>.csv`."""
+    return (",".join(contract.columns(table)) + "\n").encode("utf-8")
+
+
+def csv_templates() -> dict[str, bytes]:
+    """`<table>.csv` -> its header-only CSV, for every contract table."""
+    return {f"{table}.csv": empty_csv(table) for table in contract.TABLES}
+
+
+def xlsx_template() -> bytes:
+    """A workbook with one sheet per contract table (header row only) and a 'columns' sheet explaining each column."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    for table in contract.TABLES:
+        ws = wb.create_sheet(table)
+        ws.append(list(contract.columns(table)))
+        for cell in ws[1]:
+            cell.font = bold
+        ws.freeze_panes = "A2"
+    guide = column_guide()
+    ws = wb.create_sheet("columns")
+    ws.append(list(guide.columns))
+    for cell in ws[1]:
+        cell.font = bold
+    for record in guide.itertuples(index=False):
+        ws.append(["yes" if v is True else "no" if v is False else v for v in record])
+    ws.freeze_panes = "A2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def problems_frame(problems: Iterable[upload_files.Problem]) -> pd.DataFrame:
+    """Problems (or warnings) as a table with columns file, row, column, value, message."""
+    frame = pd.DataFrame(
+        [{"file": p.file, "row": p.row, "column": p.column, "value": p.value, "message": p.message} for p in problems],
+        columns=PROBLEM_COLUMNS,
+    )
+    frame["row"] = frame["row"].astype("Int64")
+    return frame
+
+
+def counts_frame(report: ingest.LoadReport) -> pd.DataFrame:
+    """Per-table counts of a load report: table, added, changed, unchanged."""
+    return pd.DataFrame(
+        [
+            {"table": t, "added": c.added, "changed": c.changed, "unchanged": c.unchanged}
+            for t, c in report.counts.items()
+        ],
+        columns=["table", "added", "changed", "unchanged"],
+    )
+
+
+def load_history(engine: sa.Engine) -> pd.DataFrame:
+    """Every recorded load, newest first: id, who, when, rows added and changed, status, summary."""
+    t = db.loads.c
+    stmt = sa.select(*(t[c] for c in HISTORY_COLUMNS)).order_by(t.load_id.desc())
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=HISTORY_COLUMNS)

@@ -1,0 +1,1 @@
+"""What is not the product: the demo network generator and the benchmark."""

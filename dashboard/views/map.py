@@ -1,0 +1,726 @@
+"""The Map page's folium map: clustered layers of affiliates, schools and partners over a state choropleth.
+
+Every browser asset comes from the app itself (static/map/, served at /app/static/map/), never from a CDN, so the
+map works on a closed network. Names from the data reach the browser only as JSON data and are put on the page
+as text (textContent, or HTML-escaped where Leaflet takes HTML), never as markup.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+
+import folium
+import folium.plugins
+import folium.template
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from dashboard import config, formatting, privacy
+from dashboard.data import geo, queries
+
+STATIC = config.ROOT / "static" / "map"
+STATES_FILE = STATIC / "us-states.geojson"
+
+# folium's asset names -> files under static/map/ (tools/vendor_map_assets.py; sources in static/map/SOURCES.json).
+LOCAL_ASSETS = {
+    "leaflet": "leaflet/leaflet.js",
+    "jquery": "jquery/jquery.min.js",
+    "markerclusterjs": "markercluster/leaflet.markercluster.js",
+    "leaflet_css": "leaflet/leaflet.css",
+    "markerclustercss": "markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
+}
+# Bootstrap and the awesome-markers icon font serve folium.Icon and its modals, which this map does not use.
+UNUSED_ASSETS = frozenset(
+    {
+        "bootstrap",
+        "awesome_markers",
+        "bootstrap_css",
+        "glyphicons_css",
+        "awesome_markers_font_css",
+        "awesome_markers_css",
+        "awesome_rotate_css",
+    }
+)
+
+LAYER_NAMES = {"affiliate": "Affiliates", "school": "Schools and sites", "partner": "Community partners"}
+# Okabe-Ito, apart from the greens of the choropleth underneath.
+LAYER_COLOURS = {"affiliate": "#D55E00", "school": "#0072B2", "partner": "#CC79A7"}
+STATE_COLOURS = ("#f7fcb9", "#d9f0a3", "#addd8e", "#78c679", "#31a354")
+NO_DATA_COLOUR = "#F3F4F6"
+SUPPRESSED_COLOUR = "#D1D5DB"
+APPROXIMATE_NOTE = "Location approximate: placed at the city or state centre."
+KIND_LABELS = {"affiliate": "Affiliate", "licensed_partner": "Licensed partner", "state_office": "State office"}
+FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "affiliate": (
+        ("Schools and sites", "schools"),
+        ("Students served", "students_served"),
+        ("Case-managed (tier 3)", "case_managed"),
+    ),
+    "school": (
+        ("Students served", "students_served"),
+        ("Case-managed (tier 3)", "case_managed"),
+        ("Community partners", "partners"),
+    ),
+    "partner": (
+        ("Schools served", "schools"),
+        ("In-kind support", "in_kind_usd"),
+        ("Volunteer hours", "volunteer_hours"),
+    ),
+}
+PLACE_COLUMNS = [
+    "layer",
+    "place_id",
+    "name",
+    "detail",
+    "state",
+    "city",
+    "affiliate_id",
+    "latitude",
+    "longitude",
+    "approximate_location",
+    "placed_at_school",
+    "schools",
+    "students_served",
+    "case_managed",
+    "partners",
+    "in_kind_usd",
+    "volunteer_hours",
+    "suppressed",
+]
+# The page carries about 190 bytes per place: 15,000 places keep it under 3 MB and its markers within 3 s of
+# navigation in a browser. Past that, schools and partners wait for a narrower view (a state, an affiliate).
+MAX_PLACES = 15_000
+CLICK_KEY = re.compile(r"\|(affiliate|school|partner|state):([A-Za-z0-9_-]{1,40})$")
+
+
+def asset_base(base_url_path: str = "") -> str:
+    """The URL folder of the vendored assets, absolute from the server root (the map runs in a component iframe
+    whose own URL is elsewhere, so a relative path would miss)."""
+    prefix = "/".join(part for part in base_url_path.strip("/").split("/") if part)
+    return f"/{prefix}/app/static/map/" if prefix else "/app/static/map/"
+
+
+def _elements(element: object):
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _elements(child)
+
+
+def use_local_assets(fmap: folium.Map, base: str) -> None:
+    """Point every JS and CSS link of the map and its children at the vendored copies under `base`.
+
+    Raises ValueError for an asset that has no local copy, so a new element that needs a CDN fails in the tests
+    rather than leaving a blank map on a closed network.
+    """
+    for element in _elements(fmap):
+        for attr in ("default_js", "default_css"):
+            links = getattr(element, attr, None)
+            if not links:
+                continue
+            local = []
+            for name, url in links:
+                if name in LOCAL_ASSETS:
+                    local.append((name, base + LOCAL_ASSETS[name]))
+                elif url.startswith(base):
+                    local.append((name, url))
+                elif name not in UNUSED_ASSETS:
+                    raise ValueError(f"{type(element).__name__} needs {name} ({url}), which is not vendored")
+            setattr(element, attr, local)
+
+
+def asset_urls(fmap: folium.Map) -> list[str]:
+    """Every JS and CSS URL the map and its children ask the browser to load (what streamlit-folium sends)."""
+    return [url for e in _elements(fmap) for attr in ("default_js", "default_css") for _, url in getattr(e, attr, [])]
+
+
+@functools.cache
+def state_outlines() -> dict:
+    """The 50 states and DC (simplified Census outlines, vendored): FeatureCollection with `code` and `name`."""
+    return json.loads(STATES_FILE.read_text())
+
+
+def _count_text(value: object, suppressed: bool, threshold: int) -> str:
+    if suppressed:
+        return privacy.suppressed_label(threshold)
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{int(value):,}"
+
+
+def _located(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["latitude"].notna() & frame["longitude"].notna()]
+
+
+def place_partners(partners: pd.DataFrame) -> pd.DataFrame:
+    """Partners with the coordinates the map uses: their own when the contract gave them (not approximate),
+    else those of the first school they serve in view; `placed_at_school` names that school."""
+    own = partners["latitude"].notna() & partners["longitude"].notna() & ~partners["approximate_location"]
+    out = partners.copy()
+    out["latitude"] = partners["latitude"].where(own, partners["school_latitude"])
+    out["longitude"] = partners["longitude"].where(own, partners["school_longitude"])
+    out["approximate_location"] = partners["approximate_location"].where(own, partners["school_approximate_location"])
+    out["placed_at_school"] = partners["school_name"].where(~own, "")
+    return out
+
+
+def _school_details(schools: pd.DataFrame) -> list[str]:
+    """'High · Raleigh, NC · City · Title I · <affiliate>' for each school."""
+    return [
+        f"{level.replace('_', ' ').capitalize()} · {city}, {state} · {locale.capitalize()} · "
+        f"{'Title I' if title_i else 'Not Title I'} · {affiliate}"
+        for level, city, state, locale, title_i, affiliate in zip(
+            schools["level"],
+            schools["city"],
+            schools["state"],
+            schools["locale"],
+            schools["title_i"],
+            schools["affiliate_name"],
+            strict=True,
+        )
+    ]
+
+
+def places(
+    schools: pd.DataFrame | None, affiliates: pd.DataFrame, partners: pd.DataFrame | None, threshold: int = 10
+) -> pd.DataFrame:
+    """One row per place on the map (PLACE_COLUMNS), student counts suppressed below `threshold`.
+
+    Schools are suppressed with their affiliate as the complementary group (an affiliate's total is on the map
+    too); affiliates with their state. Places without coordinates are left out (see `unplaced`). Schools and
+    partners are None when there are too many to draw (see `draws_points`).
+    """
+    aff = _affiliate_places(affiliates, threshold)
+    sch = None if schools is None else _school_places(schools, threshold)
+    par = None if partners is None else _partner_places(partners)
+    frames = [f.reindex(columns=PLACE_COLUMNS) for f in (aff, sch, par) if f is not None and not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=PLACE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("schools", "students_served", "case_managed", "partners"):
+        out[col] = out[col].astype("Int64")
+    out["approximate_location"] = out["approximate_location"].fillna(False).astype(bool)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    return out
+
+
+def _school_places(schools: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    sch = privacy.suppress_counts(schools, ["students_served", "case_managed"], [["affiliate_id"]], threshold)
+    return sch.assign(
+        layer="school",
+        place_id=schools["school_id"],
+        detail=_school_details(schools),
+        schools=pd.NA,
+        placed_at_school="",
+        in_kind_usd=np.nan,
+        volunteer_hours=np.nan,
+    )
+
+
+def _affiliate_places(affiliates: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    aff = privacy.suppress_counts(affiliates, ["students_served", "case_managed"], [["state"]], threshold)
+    return aff.assign(
+        layer="affiliate",
+        place_id=affiliates["affiliate_id"],
+        detail=[
+            f"{KIND_LABELS.get(k, k)} · {c}, {s}"
+            for k, c, s in zip(affiliates["kind"], affiliates["city"], affiliates["state"], strict=True)
+        ],
+        partners=pd.NA,
+        placed_at_school="",
+        in_kind_usd=np.nan,
+        volunteer_hours=np.nan,
+    )
+
+
+def _partner_places(partners: pd.DataFrame) -> pd.DataFrame:
+    return place_partners(partners).assign(
+        layer="partner",
+        place_id=partners["partner_id"],
+        detail=[
+            f"{cat.replace('_', ' ').capitalize()} partner · {c}, {s}"
+            for cat, c, s in zip(partners["category"], partners["city"], partners["state"], strict=True)
+        ],
+        affiliate_id=partners["affiliate_id"],
+        state=partners["school_state"],
+        schools=partners["schools_served"],
+        students_served=pd.NA,
+        case_managed=pd.NA,
+        partners=pd.NA,
+        suppressed=False,
+    )
+
+
+def draws_points(schools: int, partners: int) -> bool:
+    """Whether the schools and partners in view are few enough (MAX_PLACES) to draw one marker each."""
+    return schools + partners <= MAX_PLACES
+
+
+def too_many_text(schools: int, partners: int) -> str:
+    """Why the schools and partners are not drawn, and how to see them."""
+    return (
+        f"{schools:,} schools and {partners:,} community partners are in view, more than the {MAX_PLACES:,} places the "
+        "map draws at once. The state totals and the affiliates are shown; choose a state or an affiliate in the "
+        "sidebar to see the schools and partners."
+    )
+
+
+def unplaced(frame: pd.DataFrame) -> int:
+    """How many places have no coordinates at all (not drawn)."""
+    return int((frame["latitude"].isna() | frame["longitude"].isna()).sum())
+
+
+def state_totals(by_state: pd.DataFrame, threshold: int = 10) -> pd.DataFrame:
+    """Students served and schools per state (kpi_totals at state level), suppressed below `threshold`."""
+    frame = by_state[["state", "schools", "students_served"]].copy()
+    frame = privacy.suppress_counts(frame, ["students_served"], [[]], threshold)
+    frame.insert(1, "state_name", frame["state"].map(geo.state_name))
+    return frame.reset_index(drop=True)
+
+
+def state_breaks(totals: pd.DataFrame) -> list[float]:
+    """Upper bounds of the choropleth's classes: quintiles of the states shown, at two significant figures."""
+    values = totals["students_served"].dropna().astype(float)
+    if values.empty:
+        return []
+    raw = np.quantile(values, [0.2, 0.4, 0.6, 0.8])
+    nice = [float(f"{v:.2g}") for v in raw]
+    return sorted(set(nice))
+
+
+def state_colour(value: object, suppressed: bool, breaks: list[float]) -> str:
+    """The fill of one state: a green by class, grey when suppressed, near-white when it has no schools in view."""
+    if suppressed:
+        return SUPPRESSED_COLOUR
+    if value is None or value is pd.NA:
+        return NO_DATA_COLOUR
+    return STATE_COLOURS[int(np.searchsorted(breaks, float(value), side="right"))]
+
+
+def _state_features(totals: pd.DataFrame, breaks: list[float], threshold: int) -> dict:
+    by_code = totals.set_index("state")
+    features = []
+    for feature in state_outlines()["features"]:
+        code = feature["properties"]["code"]
+        row = by_code.loc[code] if code in by_code.index else None
+        suppressed = bool(row["suppressed"]) if row is not None else False
+        value = row["students_served"] if row is not None else None
+        label = _count_text(value, suppressed, threshold) if row is not None else "no schools in view"
+        features.append(
+            {
+                **feature,
+                "properties": {
+                    "code": code,
+                    "name": feature["properties"]["name"],
+                    "label": label,
+                    "fill": state_colour(value, suppressed, breaks),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _js_data(value: object) -> str:
+    """JSON for inline <script>: '<', '>' and '&' escaped, so no string can close the script element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_HELPERS = """
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, function (c) {
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+  });
+}
+function appUrl(page, params) {
+  var base;
+  try { base = window.parent.location.href; } catch (e) { base = document.referrer || window.location.href; }
+  var url = new URL("./" + page, base);
+  url.search = new URLSearchParams(params).toString();
+  return url.href;
+}
+function el(tag, text, cls) {
+  var e = document.createElement(tag);
+  if (text) { e.textContent = text; }
+  if (cls) { e.className = cls; }
+  return e;
+}
+function link(text, page, params) {
+  var a = el("a", text);
+  a.href = appUrl(page, params);
+  a.target = "_top";
+  return a;
+}
+"""
+
+# An expression (folium writes `var callback = <it>;`) giving the function that turns one row into a marker.
+# Row: [lat, lon, id, name, detail, [figure texts], approximate (0/1), state, affiliate_id, note]
+_CALLBACK = (
+    "(function () {\n  var cfg = %s;\n"
+    + _HELPERS
+    + """
+  function popup(row) {
+    var box = el("div", null, "map-popup");
+    box.appendChild(el("strong", row[3]));
+    box.appendChild(el("div", row[4], "map-popup-detail"));
+    var table = el("table");
+    cfg.labels.forEach(function (label, i) {
+      var tr = el("tr");
+      tr.appendChild(el("td", label));
+      tr.appendChild(el("td", row[5][i], "map-popup-figure"));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    if (row[9]) { box.appendChild(el("div", row[9], "map-popup-note")); }
+    if (row[6]) { box.appendChild(el("div", cfg.approximate, "map-popup-note map-popup-approximate")); }
+    var links = el("div", null, "map-popup-links");
+    links.appendChild(link("Open in Outcomes", "outcomes", {state: row[7], affiliate: row[8], year: cfg.year}));
+    links.appendChild(document.createTextNode(" · "));
+    links.appendChild(link("Affiliate profile", "profile", {affiliate: row[8], year: cfg.year}));
+    box.appendChild(links);
+    return box;
+  }
+  return function (row) {
+    var marker = L.circleMarker([row[0], row[1]], {
+      pane: "markerPane", className: "map-marker map-marker-" + cfg.kind, radius: cfg.radius, color: row[6] ? cfg.colour : "#FFFFFF", weight: row[6] ? 2 : 1,
+      dashArray: row[6] ? "3 2" : null, fillColor: cfg.colour, fillOpacity: row[6] ? 0.35 : 0.9
+    });
+    marker.bindTooltip(esc(row[3]) + '<span hidden>|' + cfg.kind + ':' + esc(row[2]) + '</span>');
+    marker.bindPopup(function () { return popup(row); }, {maxWidth: 320});
+    return marker;
+  };
+})()
+"""
+)
+
+_CLUSTER_ICON = """function (cluster) {
+  var n = cluster.getChildCount();
+  var size = n < 100 ? 30 : (n < 1000 ? 38 : 46);
+  return L.divIcon({
+    html: '<div style="background:%s"><span>' + n + '</span></div>',
+    className: 'map-cluster map-cluster-%s', iconSize: L.point(size, size)
+  });
+}"""
+
+_STATE_EVENTS = (
+    "function (feature, layer) {\n  var cfg = %s;\n"
+    + _HELPERS
+    + """
+  var p = feature.properties;
+  layer.options.className = "map-state map-state-" + p.code;
+  layer.bindTooltip(esc(p.name) + ": " + esc(p.label) + " students served"
+    + '<span hidden>|state:' + esc(p.code) + '</span>', {sticky: true});
+  layer.bindPopup(function () {
+    var box = el("div", null, "map-popup");
+    box.appendChild(el("strong", p.name));
+    box.appendChild(el("div", "Students served, " + cfg.year + ": " + p.label, "map-popup-detail"));
+    var links = el("div", null, "map-popup-links");
+    links.appendChild(link("Open in Outcomes", "outcomes", {state: p.code, year: cfg.year}));
+    box.appendChild(links);
+    return box;
+  });
+}"""
+)
+
+_CSS = """<style>
+.leaflet-container { background: #F8FAFC; font: 13px/1.4 "Source Sans Pro", sans-serif; }
+.map-cluster div { border-radius: 50%; width: 100%; height: 100%; display: flex; align-items: center;
+  justify-content: center; color: #FFFFFF; font-weight: 600; box-shadow: 0 0 0 3px rgba(255,255,255,0.7); }
+.map-popup { font-size: 13px; }
+.map-popup strong { font-size: 14px; }
+.map-popup-detail { color: #4B5563; font-size: 12px; margin: 2px 0 6px; }
+.map-popup table td { padding: 1px 8px 1px 0; }
+.map-popup-figure { font-weight: 600; text-align: right; }
+.map-popup-note { color: #92400E; margin-top: 4px; }
+.map-popup-links { margin-top: 6px; }
+.map-legend { background: rgba(255,255,255,0.92); padding: 4px 8px; border-radius: 4px; font-size: 12px;
+  line-height: 16px; }
+.leaflet-control-layers { font-size: 12px; }
+.map-legend i { display: inline-block; width: 14px; height: 12px; margin-right: 6px; border: 1px solid #9CA3AF; }
+</style>"""
+
+
+class _Places(folium.plugins.FastMarkerCluster):
+    """FastMarkerCluster whose rows join the script after folium has rendered it.
+
+    folium reads every rendered script again as a Jinja template; with 12,000 rows of data inside that costs more
+    than building the map (about 250 ms). The script carries a token instead, unique to the rows (so streamlit-folium's
+    component key still changes with them), and `with_places` puts the rows in its place.
+    """
+
+    _template = folium.template.Template(  # folium's Template: it knows the tojavascript filter
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function(){
+                {{ this.callback }}
+
+                var data = {{ this.token }};
+                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                cluster.options.iconCreateFunction = {{ this.icon_create_function.strip() }};
+
+                for (var i = 0; i < data.length; i++) {
+                    callback(data[i]).addTo(cluster);
+                }
+
+                cluster.addTo({{ this._parent.get_name() }});
+                return cluster;
+            })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, rows: list[list], **kwargs: object) -> None:
+        super().__init__([], **kwargs)
+        self.payload = _js_data(rows)
+        # Capitals and digits only: streamlit-folium's key hash strips '_' followed by lower case as element ids.
+        self.token = "PLACES" + hashlib.sha256(self.payload.encode()).hexdigest().upper()
+
+
+def with_places(text: str, fmap: folium.Map) -> str:
+    """The map's rendered script or page with every place layer's rows in place of its token."""
+    for element in _elements(fmap):
+        if isinstance(element, _Places):
+            text = text.replace(element.token, element.payload)
+    return text
+
+
+def render_html(fmap: folium.Map) -> str:
+    """The whole map as one HTML page, places included."""
+    return with_places(fmap.get_root().render(), fmap)
+
+
+class _Legend(MacroElement):
+    """A static legend in the map's corner; its HTML is built from numbers and fixed words only."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var legend_{{ this.get_name() }} = L.control({position: "bottomright"});
+        legend_{{ this.get_name() }}.onAdd = function () {
+            var div = L.DomUtil.create("div", "map-legend");
+            div.innerHTML = {{ this.html|tojson }};
+            return div;
+        };
+        legend_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, html_text: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.html = html_text
+
+
+def _legend_html(breaks: list[float], threshold: int) -> str:
+    rows = ["<b>Students served</b>"]
+    lows = [0.0, *breaks]
+    highs = [*breaks, None]
+    for colour, low, high in zip(STATE_COLOURS, lows, highs, strict=False):
+        text = f"{low:,.0f} or more" if high is None else f"{low:,.0f} – {high:,.0f}"
+        rows.append(f'<i style="background:{colour}"></i>{html.escape(text)}')
+    rows.append(f'<i style="background:{SUPPRESSED_COLOUR}"></i>{html.escape(privacy.suppressed_label(threshold))}')
+    rows.append(f'<i style="background:{NO_DATA_COLOUR}"></i>no schools in view')
+    for layer, colour in LAYER_COLOURS.items():
+        rows.append(f'<i style="background:{colour};border-radius:50%"></i>{html.escape(LAYER_NAMES[layer])}')
+    return "<br>".join(rows)
+
+
+def _figure_texts(frame: pd.DataFrame, layer: str, threshold: int) -> list[list[str]]:
+    """Per row of `frame`, the popup's figures of `layer` as display text (suppressed counts as '<10')."""
+    columns = []
+    hidden = frame["suppressed"].to_numpy(dtype=bool)
+    for _, col in FIGURES[layer]:
+        values = frame[col].tolist()
+        if col == "in_kind_usd":
+            columns.append(["–" if pd.isna(v) else f"${v:,.0f}" for v in values])
+        elif col == "volunteer_hours":
+            columns.append(["–" if pd.isna(v) else f"{v:,.0f}" for v in values])
+        else:
+            suppressible = col != "schools"
+            columns.append(
+                [_count_text(v, bool(h) and suppressible, threshold) for v, h in zip(values, hidden, strict=True)]
+            )
+    return [list(texts) for texts in zip(*columns, strict=True)] if columns and len(frame) else []
+
+
+def layer_rows(frame: pd.DataFrame, layer: str, threshold: int = 10) -> list[list]:
+    """The compact rows the map's JavaScript turns into markers and popups (see _CALLBACK for the layout)."""
+    sub = _located(frame[frame["layer"] == layer])
+    notes = [f"Shown at {s}, the school it serves." if s else "" for s in sub["placed_at_school"].fillna("")]
+    affiliates = ["" if pd.isna(a) else str(a) for a in sub["affiliate_id"]]
+    return [
+        list(row)
+        for row in zip(
+            sub["latitude"].astype(float).round(5).tolist(),
+            sub["longitude"].astype(float).round(5).tolist(),
+            sub["place_id"].astype(str).tolist(),
+            sub["name"].astype(str).tolist(),
+            sub["detail"].astype(str).tolist(),
+            _figure_texts(sub, layer, threshold),
+            sub["approximate_location"].astype(int).tolist(),
+            sub["state"].astype(str).tolist(),
+            affiliates,
+            notes,
+            strict=True,
+        )
+    ]
+
+
+def _bounds(frame: pd.DataFrame) -> list[list[float]]:
+    """South-west and north-east corners holding nearly every place (outliers such as Guam do not zoom out)."""
+    located = _located(frame)
+    if located.empty:
+        return [[24.5, -125.0], [49.5, -66.9]]
+    lat = located["latitude"].astype(float)
+    lon = located["longitude"].astype(float)
+    low, high = (0.01, 0.99) if len(located) >= 100 else (0.0, 1.0)
+    return [
+        [float(lat.quantile(low)) - 0.3, float(lon.quantile(low)) - 0.3],
+        [float(lat.quantile(high)) + 0.3, float(lon.quantile(high)) + 0.3],
+    ]
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """Where assets come from and which base map to draw: `tile_url` empty means none (a plain background)."""
+
+    asset_base: str = "/app/static/map/"
+    tile_url: str = ""
+    tile_attribution: str = ""
+    threshold: int = 10
+
+
+def build_map(places_frame: pd.DataFrame, totals: pd.DataFrame, year: str, settings: MapSettings) -> folium.Map:
+    """The map: state choropleth of students served, then affiliates, schools and partners as clustered layers."""
+    # maxZoom set on the map itself: the cluster plugin needs one, and without tiles nothing else gives it.
+    fmap = folium.Map(location=[39.5, -98.35], zoom_start=4, tiles=None, control_scale=True)
+    fmap.options.update(minZoom=2, maxZoom=18)
+    fmap.get_root().header.add_child(Element(_CSS), name="map_css")
+    if settings.tile_url:
+        folium.TileLayer(
+            tiles=settings.tile_url, attr=settings.tile_attribution or "Map tiles", name="Base map", control=False
+        ).add_to(fmap)
+
+    breaks = state_breaks(totals)
+    cfg = {"year": year}
+    folium.GeoJson(
+        _state_features(totals, breaks, settings.threshold),
+        name="States: students served",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.75,
+            "color": "#6B7280",
+            "weight": 0.8,
+        },
+        on_each_feature=folium.JsCode(_STATE_EVENTS % _js_data(cfg)),
+    ).add_to(fmap)
+
+    for layer, radius in (("affiliate", 8), ("school", 6), ("partner", 5)):
+        rows = layer_rows(places_frame, layer, settings.threshold)
+        if not rows:
+            continue
+        layer_cfg = {
+            "kind": layer,
+            "year": year,
+            "colour": LAYER_COLOURS[layer],
+            "radius": radius,
+            "labels": [label for label, _ in FIGURES[layer]],
+            "approximate": APPROXIMATE_NOTE,
+        }
+        _Places(
+            rows,
+            callback=_CALLBACK % _js_data(layer_cfg),
+            name=f"{LAYER_NAMES[layer]} ({len(rows):,})",
+            options={"chunkedLoading": True, "showCoverageOnHover": False, "maxClusterRadius": 50},
+            icon_create_function=_CLUSTER_ICON % (LAYER_COLOURS[layer], layer),
+        ).add_to(fmap)
+
+    _Legend(_legend_html(breaks, settings.threshold)).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.fit_bounds(_bounds(places_frame))
+    use_local_assets(fmap, settings.asset_base)
+    return fmap
+
+
+def clicked(tooltip: object) -> tuple[str, str] | None:
+    """(layer, id) from the tooltip text streamlit-folium returns for a click ('Name|school:ID'), else None."""
+    if not isinstance(tooltip, str):
+        return None
+    match = CLICK_KEY.search(tooltip.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+markdown_text = formatting.markdown_text
+
+
+@dataclass(frozen=True)
+class Card:
+    """What the page shows beside the map for one clicked place."""
+
+    title: str
+    detail: str
+    figures: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+    outcomes_params: dict
+    profile_params: dict | None
+
+
+def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str], year: str,
+         threshold: int = 10) -> Card | None:  # fmt: skip
+    """The card of the clicked place, from the frames the map was drawn from (None when it is not there)."""
+    layer, place_id = key
+    if layer == "state":
+        row = totals[totals["state"] == place_id]
+        if row.empty:
+            if place_id not in geo.STATES:
+                return None
+            return Card(geo.state_name(place_id), f"No schools in view in {year}", (), (), {"year": year}, None)
+        r = row.iloc[0]
+        figures = (
+            ("Students served", _count_text(r["students_served"], bool(r["suppressed"]), threshold)),
+            ("Schools and sites", f"{int(r['schools']):,}"),
+        )
+        return Card(str(r["state_name"]), f"All schools in the state, {year}", figures, (),
+                    {"state": place_id, "year": year}, None)  # fmt: skip
+    row = places_frame[(places_frame["layer"] == layer) & (places_frame["place_id"] == place_id)]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    labels = [label for label, _ in FIGURES[layer]]
+    figures = tuple(zip(labels, _figure_texts(row.iloc[:1], layer, threshold)[0], strict=True))
+    notes = []
+    if r["placed_at_school"]:
+        notes.append(f"Shown at {r['placed_at_school']}, the school it serves.")
+    if r["approximate_location"]:
+        notes.append(APPROXIMATE_NOTE)
+    affiliate = "" if pd.isna(r["affiliate_id"]) else str(r["affiliate_id"])
+    return Card(
+        str(r["name"]),
+        str(r["detail"]),
+        figures,
+        tuple(notes),
+        {"state": str(r["state"]), "affiliate": affiliate, "year": year},
+        {"affiliate": affiliate, "year": year},
+    )
+
+
+def export_frame(places_frame: pd.DataFrame) -> pd.DataFrame:
+    """The places on the map as a download: one row per marker, suppressed counts blank."""
+    return places_frame.drop(columns=["detail"]).rename(columns={"layer": "layer_kind"})
+
+
+def benchmark_filters(view: queries.Filters, scope: queries.Scope, year: str) -> queries.Filters:
+    """The filters the state choropleth is computed with.
+
+    Everyone sees every school in the state totals. A user with every school in scope gets all their filters
+    applied; an affiliate lead only the states and the year, because level, locale or Title I could otherwise
+    narrow a state to one school of another affiliate and show its figures.
+    """
+    if scope.affiliates is None:
+        return view.with_years(year)
+    return queries.Filters(school_years=(year,), states=view.states)

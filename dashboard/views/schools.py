@@ -1,0 +1,592 @@
+"""The Schools page without Streamlit: schools side by side, against peers, state and nation.
+
+A school's peer group is every school in the network with the same level, locale and Title I status. Peer,
+state and national figures are aggregates over the whole network and never name a school; the schools named
+are only those in the user's scope. Every rate is sum(met) / sum(eligible) over tiers 2 and 3 together, and
+every per-school rate has gone through `privacy.suppress_rates`, so a small cell reaches the page as '<10'.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+import sqlalchemy as sa
+from pandas.io.formats.style import Styler
+
+from dashboard import privacy
+from dashboard.data import contract, queries
+from dashboard.data.db import published_cells, school_years, schools
+from dashboard.formatting import LABELS, markdown_text, percent, percents, plotly_text
+
+MAX_SCHOOLS = 10
+PEER_KEYS = ["level", "locale", "title_i"]
+# A benchmark is hidden when fewer schools than this outside the user's own contribute to it: otherwise the
+# user could subtract its own schools from the aggregate and read another school's figure.
+MIN_OTHER_SCHOOLS = 3
+MIN_ELIGIBLE = privacy.DEFAULT_THRESHOLD  # a school is ranked among its peers only with this many eligible
+STEADY_BAND = 0.01  # a change within one percentage point either way counts as steady
+TRENDS = {"up": "▲ up", "down": "▼ down", "steady": "▬ steady", "none": "– no comparison"}
+# Per-school rows of one year sum to the scope's rate for that year (shown on the Overview), so a single
+# hidden school could be recovered by subtraction: complementary suppression runs within each year.
+RATE_GROUPS = [["school_year"]]
+# Colour-blind-safe qualitative palette (Carto Safe) for up to ten schools; marker symbols differ as well.
+SCHOOL_COLOURS = ["#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99", "#999933",
+                  "#882255", "#661100"]  # fmt: skip
+SCHOOL_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "hexagon",
+                  "pentagon"]  # fmt: skip
+NARROW_SPAN = 0.06  # rates spanning less than this get ticks with a decimal
+BENCHMARK_STYLE = {
+    "school": ("circle", "#0072B2", 14),
+    "peer": ("diamond", "#E69F00", 12),
+    "state": ("square", "#009E73", 11),
+    "nation": ("line-ns-open", "#222222", 18),
+}
+
+
+def school_directory(engine: sa.Engine, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
+    """Schools in scope: school_id, name, city, state, affiliate_id, level, locale, title_i, label."""
+    s = schools.c
+    stmt = (
+        sa.select(s.school_id, s.name, s.city, s.state, s.affiliate_id, s.level, s.locale, s.title_i)
+        .where(*queries.school_conditions(queries.Filters(), scope))
+        .order_by(s.name, s.city, s.school_id)
+    )
+    frame = queries.read_frame(engine, stmt)
+    frame["title_i"] = frame["title_i"].astype(bool)
+    # 'Brookside High School (Houston, TX)'
+    frame["label"] = frame["name"] + " (" + frame["city"] + ", " + frame["state"] + ")"
+    return frame
+
+
+def validate_schools(wanted: Iterable[str], known: Iterable[str], limit: int = MAX_SCHOOLS) -> tuple[list[str], list[str]]:  # fmt: skip
+    """School ids from the URL kept if known (in scope), in order, without repeats, at most `limit`; notices."""
+    allowed = set(known)
+    kept = list(dict.fromkeys(w for w in wanted if w in allowed))
+    unknown = [w for w in dict.fromkeys(wanted) if w not in allowed]
+    notices = []
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        notices.append(f"Ignored {len(unknown)} school id(s) not in your schools: {markdown_text(shown[:80])}")
+    if len(kept) > limit:
+        notices.append(f"Up to {limit} schools can be compared; kept the first {limit} of {len(kept)}.")
+        kept = kept[:limit]
+    return kept, notices
+
+
+def validate_metric(wanted: str | None, metrics: Iterable[str] = contract.METRICS) -> tuple[str, str | None]:
+    """The outcome metric from the URL, or the first one with a notice when it is unknown."""
+    options = list(metrics)
+    if wanted is None or wanted in options:
+        return wanted or options[0], None
+    return options[0], f"Outcome '{markdown_text(wanted[:40])}' is not known; showing {LABELS[options[0]]} instead."
+
+
+def school_rates(
+    engine: sa.Engine,
+    metric: str,
+    scope: queries.Scope = queries.EVERYTHING,
+    school_ids: tuple[str, ...] = (),
+    years: tuple[str, ...] = (),
+    network: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per school in scope x school year: eligible and met for `metric`, tiers 2 and 3 together.
+
+    A school outside the scope returns no rows, whatever ids are asked for. With every school in scope, `network`
+    (network_rates of the same years) holds these rows already and they are taken from it.
+    """
+    if network is not None and scope.affiliates is None and not school_ids:
+        return network[["school_id", "school_year", "eligible", "met", "status"]].reset_index(drop=True)
+    r = published_cells.c
+    filters = queries.Filters(school_years=years, schools=school_ids)
+    stmt = (
+        sa.select(r.unit_id.label("school_id"), r.school_year, r.size.label("eligible"), r.met, r.status)
+        .select_from(published_cells.join(schools, schools.c.school_id == r.unit_id))
+        .where(*_school_cells(metric), *queries.school_conditions(filters, scope),
+               *queries.year_condition(r.school_year, filters))
+        .order_by(r.unit_id, r.school_year)
+    )  # fmt: skip
+    frame = queries.read_frame(engine, stmt)
+    frame[["eligible", "met"]] = frame[["eligible", "met"]].astype("int64")
+    return frame
+
+
+def _school_cells(metric: str) -> list[sa.ColumnElement[bool]]:
+    """The published cells of schools' `metric`, tiers together: what this page shows of each school."""
+    r = published_cells.c
+    return [r.measure == metric, r.unit == "school", r.slice == "", r.tier == 0]
+
+
+def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
+    """Schools in scope with a row in `year`: school_id, students_served."""
+    sy = school_years.c
+    stmt = (
+        sa.select(sy.school_id, sy.students_served)
+        .select_from(school_years.join(schools))
+        .where(sy.school_year == year, *queries.school_conditions(queries.Filters(), scope))
+        .order_by(sy.school_id)
+    )
+    frame = queries.read_frame(engine, stmt)
+    frame["students_served"] = frame["students_served"].astype("int64")
+    return frame
+
+
+def school_keys(engine: sa.Engine) -> pd.DataFrame:
+    """Every school of the network with its peer keys and state: school_id, level, locale, title_i, state."""
+    s = schools.c
+    keys = queries.read_frame(engine, sa.select(s.school_id, s.level, s.locale, s.title_i, s.state))
+    keys["title_i"] = keys["title_i"].astype(bool)
+    return keys
+
+
+def network_rates(
+    engine: sa.Engine, metric: str, years: tuple[str, ...] = (), keys: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Every school of the network x school year with `metric`: school_id, school_year, peer keys, state, eligible
+    and met, ordered like school_rates. `keys` is school_keys, read when not given.
+
+    What the peer, state and national benchmarks and the percentile ranks are computed from; never shown as it is.
+    """
+    r = published_cells.c
+    # Two narrow reads joined here: the school attributes once per school, not once per school and year.
+    stmt = (
+        sa.select(r.unit_id.label("school_id"), r.school_year, r.size.label("eligible"), r.met, r.status)
+        .where(*_school_cells(metric), *queries.year_condition(r.school_year, queries.Filters(years)))
+        .order_by(r.unit_id, r.school_year)
+    )
+    rates = queries.read_frame(engine, stmt)
+    rates[["eligible", "met"]] = rates[["eligible", "met"]].astype("int64")
+    if keys is None:
+        keys = school_keys(engine)
+    frame = rates.merge(keys, on="school_id", how="inner", validate="many_to_one")
+    return frame[["school_id", "school_year", "level", "locale", "title_i", "state", "eligible", "met", "status"]]
+
+
+def benchmark_rates(
+    engine: sa.Engine, metric: str, years: tuple[str, ...] = (), network: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Network-wide aggregates of `metric`, never naming a school: one row per benchmark x group x year.
+
+    Columns: benchmark ('peer', 'state', 'nation'), level, locale, title_i (peer rows), state (state rows),
+    school_year, schools (contributing: with an eligible student), eligible, met, rate. `network` is
+    network_rates, read when not given.
+    """
+    if network is None:
+        network = network_rates(engine, metric, years)
+    contributing = network[network["eligible"] > 0]
+    groupings = {"peer": ["level", "locale", "title_i"], "state": ["state"], "nation": []}
+    parts = []
+    for name, keys in groupings.items():
+        sums = contributing.groupby([*keys, "school_year"], as_index=False).agg(
+            schools=("eligible", "size"), eligible=("eligible", "sum"), met=("met", "sum")
+        )
+        parts.append(sums.assign(benchmark=name))
+    frame = pd.concat(parts, ignore_index=True)
+    for col in ("level", "locale", "state"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    frame["title_i"] = frame["title_i"].map(lambda v: None if pd.isna(v) else bool(v)).astype(object)
+    frame[["schools", "eligible", "met"]] = frame[["schools", "eligible", "met"]].astype("int64")
+    frame["rate"] = frame["met"] / frame["eligible"]
+    cols = ["benchmark", "level", "locale", "title_i", "state", "school_year", "schools", "eligible", "met", "rate"]
+    return frame[cols]
+
+
+def _peer_distribution(network: pd.DataFrame, year: str) -> pd.DataFrame:
+    """Per ranked school of the network in `year` (>= MIN_ELIGIBLE eligible): peer keys, eligible, met; no ids."""
+    ranked = network[(network["school_year"] == year) & (network["eligible"] >= MIN_ELIGIBLE)]
+    return ranked[["level", "locale", "title_i", "eligible", "met"]].reset_index(drop=True)
+
+
+def percentile_rank(met: int, eligible: int, peers: pd.DataFrame) -> float:
+    """Percent of `peers` (eligible, met; the school among them) below the school's rate, ties counted half.
+
+    Rates are compared exactly by cross-multiplying counts, so equal rates tie whatever their rounding.
+    """
+    lhs = peers["met"].to_numpy() * eligible
+    rhs = met * peers["eligible"].to_numpy()
+    below = int((lhs < rhs).sum())
+    equal = int((lhs == rhs).sum())
+    return 100.0 * (below + 0.5 * equal) / len(peers)
+
+
+def ordinal(n: int) -> str:
+    """1 -> '1st', 22 -> '22nd', 13 -> '13th'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def suppressed_school_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """school_rates suppressed within each year; adds rate, rate_label, suppressed and coded (top/bottom coded)."""
+    return privacy.suppress_rates(rates, groups=RATE_GROUPS)
+
+
+def trend(change: float | None) -> str:
+    """'▲ up', '▼ down', '▬ steady' (within STEADY_BAND) or '– no comparison'."""
+    if change is None or pd.isna(change):
+        return TRENDS["none"]
+    if change > STEADY_BAND:
+        return TRENDS["up"]
+    if change < -STEADY_BAND:
+        return TRENDS["down"]
+    return TRENDS["steady"]
+
+
+def _exact(frame: pd.DataFrame) -> pd.Series:
+    """The rate where it is shown exactly (not suppressed, not coded), else NaN: what changes are taken from."""
+    return frame["rate"].where(~frame["suppressed"] & ~frame["coded"])
+
+
+def school_table(
+    directory: pd.DataFrame, served: pd.DataFrame, rates: pd.DataFrame, year: str, previous_year: str | None
+) -> pd.DataFrame:
+    """Every school in scope with a row in `year`: served, eligible, rate, change and trend, best rate first.
+
+    `rates` is suppressed_school_rates over the scope. Students served below the threshold is hidden too.
+    Columns: school_id, school, city, state, students_served, served_hidden, eligible, rate, rate_label,
+    suppressed, change, trend. Suppressed values are <NA>/NaN, never a number.
+    """
+    served = privacy.suppress_counts(served, ["students_served"], groups=[[]])
+    served = served.rename(columns={"suppressed": "served_hidden"})
+    current = rates[rates["school_year"] == year].assign(exact=lambda f: _exact(f))
+    before = rates[rates["school_year"] == previous_year].assign(before=lambda f: _exact(f))
+    out = (
+        served.merge(directory[["school_id", "name", "city", "state"]], on="school_id")
+        .merge(current[["school_id", "eligible", "rate", "rate_label", "suppressed", "exact"]], on="school_id", how="left")
+        .merge(before[["school_id", "before"]], on="school_id", how="left")
+    )  # fmt: skip
+    out["rate_label"] = out["rate_label"].fillna("no data")
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    out["change"] = out["exact"] - out["before"]
+    out["trend"] = out["change"].map(trend)
+    out = out.rename(columns={"name": "school"}).sort_values(
+        ["rate", "school"], ascending=[False, True], na_position="last"
+    )
+    cols = ["school_id", "school", "city", "state", "students_served", "served_hidden", "eligible", "rate",
+            "rate_label", "suppressed", "change", "trend"]  # fmt: skip
+    return out[cols].reset_index(drop=True)
+
+
+def export_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The school table as text for the CSV: '<10' in place of every hidden value, rates as shown."""
+    hidden = privacy.SUPPRESSED
+    out = pd.DataFrame({
+        "School ID": table["school_id"],
+        "School": table["school"],
+        "City": table["city"],
+        "State": table["state"],
+        "Students served": [hidden if h else f"{int(v)}" for v, h in zip(table["students_served"], table["served_hidden"], strict=True)],
+        "Eligible students": [_hidden_label(r) if s else ("" if pd.isna(v) else f"{int(v)}") for v, s, r in zip(table["eligible"], table["suppressed"], table["rate_label"], strict=True)],
+        "Rate": table["rate_label"],
+        "Change (pts)": [_points(c) for c in table["change"]],
+        "Trend": table["trend"],
+    })  # fmt: skip
+    return out
+
+
+def _hidden_label(rate_label: str) -> str:
+    """'hidden' for a school hidden only to protect another (it has 10 or more eligible), else '<10'."""
+    return privacy.HIDDEN_LABEL if rate_label == privacy.HIDDEN_LABEL else privacy.SUPPRESSED
+
+
+def _points(change: float) -> str:
+    return "" if pd.isna(change) else f"{change * 100:+.1f}"
+
+
+# st.dataframe draws an empty cell as 'None' whatever a Styler says, so hidden and missing values travel as these
+# stand-ins, below every real value (they sort last, descending), and the Styler writes their label over them.
+HIDDEN_VALUE = -1.0
+NO_DATA_VALUE = -2.0
+COMPLEMENT_VALUE = -3.0  # hidden only to protect another school: 'hidden', not '<10'
+NO_CHANGE_VALUE = -1000.0  # change in points: below any real change
+
+
+# Above this many cells a Styler costs seconds per rerun (and pandas refuses past 262,144): text columns instead.
+STYLED_CELLS = 20_000
+
+
+def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
+    """The school table for st.dataframe: numeric columns (so they sort), hidden cells read '<10'.
+
+    Change is in percentage points. No hidden figure is sent: its cell holds a negative stand-in.
+    A table too large to style comes back as the same columns in text, as shown.
+    """
+    shown = pd.DataFrame({
+        "School": table["school"],
+        "City": table["city"],
+        "State": table["state"],
+        "Students served": table["students_served"].astype("Float64").fillna(HIDDEN_VALUE).astype(float),
+        "Eligible students": table["eligible"].astype("Float64").fillna(HIDDEN_VALUE).astype(float),
+        "Rate": table["rate"].astype(float),
+        "Change (pts)": (table["change"].astype(float) * 100).round(1).fillna(NO_CHANGE_VALUE),
+        "Trend": table["trend"],
+    })  # fmt: skip
+    no_data = table["rate_label"] == "no data"
+    shown.loc[table["suppressed"], "Rate"] = HIDDEN_VALUE
+    complement = table["rate_label"] == privacy.HIDDEN_LABEL
+    shown.loc[complement, ["Rate", "Eligible students"]] = COMPLEMENT_VALUE
+    shown.loc[no_data, ["Rate", "Eligible students"]] = NO_DATA_VALUE
+    counts = ["Students served", "Eligible students"]
+    # Top/bottom coded rates read as their range ('>=95%'), not as the coded number behind them.
+    coded = (
+        ~table["suppressed"] & ~no_data & (table["rate_label"] != pd.Series(percents(table["rate"]), index=table.index))
+    )
+    if shown.size > STYLED_CELLS:
+        text = shown.copy()
+        for col in counts:
+            text[col] = [_stand_in(v) or f"{int(v):,}" for v in shown[col]]
+        text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else f"{v:+.1f}" for v in shown["Change (pts)"]]
+        text["Rate"] = [_stand_in(v) or p for v, p in zip(shown["Rate"], percents(shown["Rate"]), strict=True)]
+        text.loc[coded, "Rate"] = table.loc[coded, "rate_label"]
+        return text
+    styler = shown.style.format(lambda v: _stand_in(v) or f"{int(v):,}", subset=counts)
+    styler = styler.format(lambda v: "–" if v == NO_CHANGE_VALUE else f"{v:+.1f}", subset=["Change (pts)"])
+    styler = styler.format(lambda v: _stand_in(v) or percent(v), subset=["Rate"])
+    for label, rows in table[coded].groupby("rate_label").groups.items():
+        styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Rate"]])
+    return styler  # fmt: skip
+
+
+def _stand_in(value: float) -> str | None:
+    return {HIDDEN_VALUE: privacy.SUPPRESSED, NO_DATA_VALUE: "no data", COMPLEMENT_VALUE: privacy.HIDDEN_LABEL}.get(
+        value
+    )
+
+
+def benchmarks(
+    engine: sa.Engine,
+    metric: str,
+    year: str,
+    school_ids: tuple[str, ...],
+    scope: queries.Scope = queries.EVERYTHING,
+    rates: pd.DataFrame | None = None,
+    network: pd.DataFrame | None = None,
+    directory: pd.DataFrame | None = None,
+    aggregates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Each chosen school (in scope) against its peer group, its state and the nation in `year`.
+
+    `rates` (suppressed_school_rates over the scope), `network` (network_rates), `directory` (school_directory
+    of the scope) and `aggregates` (benchmark_rates) are read or summed when not given.
+    Columns: school_id, school, state, peer_group, rate, rate_label, suppressed, peer_rate, peer_schools,
+    state_rate, state_schools, national_rate, national_schools, percentile, ranked, percentile_text. A benchmark with fewer than
+    MIN_OTHER_SCHOOLS schools outside the user's own is NaN.
+    """
+    if directory is None:
+        directory = school_directory(engine, scope)
+    if rates is None:
+        rates = suppressed_school_rates(school_rates(engine, metric, scope, years=(year,)))
+    if network is None:
+        network = network_rates(engine, metric, (year,))
+    if aggregates is None:
+        aggregates = benchmark_rates(engine, metric, network=network[network["school_year"] == year])
+    chosen = directory[directory["school_id"].isin(school_ids)]
+    if chosen.empty:
+        return pd.DataFrame(columns=["school_id", "school", "state", "peer_group", "rate", "rate_label", "suppressed",
+                                     "peer_rate", "peer_schools", "state_rate", "state_schools", "national_rate",
+                                     "national_schools", "percentile",
+                                     "ranked", "percentile_text"])  # fmt: skip
+    year_rates = rates[rates["school_year"] == year]
+    own = directory.merge(year_rates[year_rates["eligible"].fillna(1) > 0][["school_id"]], on="school_id")
+    agg = aggregates[aggregates["school_year"] == year]
+    distribution = _peer_distribution(network, year)
+    restricted = scope.affiliates is not None
+    rows = []
+    for school in chosen.itertuples(index=False):
+        mine = year_rates[year_rates["school_id"] == school.school_id]
+        peer_mask = (
+            (own["level"] == school.level) & (own["locale"] == school.locale) & (own["title_i"] == school.title_i)
+        )
+        own_peers = int(peer_mask.sum()) if restricted else 1
+        own_state = int((own["state"] == school.state).sum()) if restricted else 1
+        peer = agg[(agg["benchmark"] == "peer") & (agg["level"] == school.level) & (agg["locale"] == school.locale)
+                   & (agg["title_i"] == school.title_i)]  # fmt: skip
+        state = agg[(agg["benchmark"] == "state") & (agg["state"] == school.state)]
+        nation = agg[agg["benchmark"] == "nation"]
+        peer_rate, peer_schools = _benchmark(peer, own_peers)
+        state_rate, state_schools = _benchmark(state, own_state)
+        national_rate, national_schools = _benchmark(nation, len(own) if restricted else 1)
+        ranked = distribution[(distribution["level"] == school.level) & (distribution["locale"] == school.locale)
+                              & (distribution["title_i"] == school.title_i)]  # fmt: skip
+        percentile = math.nan
+        exact = not mine.empty and not bool(mine["suppressed"].iloc[0]) and not bool(mine["coded"].iloc[0])
+        if exact and not math.isnan(peer_rate) and len(ranked) - (own_peers if restricted else 1) >= MIN_OTHER_SCHOOLS:
+            percentile = percentile_rank(int(mine["met"].iloc[0]), int(mine["eligible"].iloc[0]), ranked)
+        rows.append({
+            "school_id": school.school_id,
+            "school": school.label,
+            "state": school.state,
+            "peer_group": peer_group_label(school.level, school.locale, school.title_i),
+            "rate": float(mine["rate"].iloc[0]) if not mine.empty else math.nan,
+            "rate_label": mine["rate_label"].iloc[0] if not mine.empty else "no data",
+            "suppressed": bool(mine["suppressed"].iloc[0]) if not mine.empty else False,
+            "peer_rate": peer_rate,
+            "peer_schools": peer_schools,
+            "state_rate": state_rate,
+            "state_schools": state_schools,
+            "national_rate": national_rate,
+            "national_schools": national_schools,
+            "percentile": percentile,
+            "ranked": len(ranked),
+            "percentile_text": percentile_text(percentile, len(ranked), mine, peer_rate),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _benchmark(rows: pd.DataFrame, own: int) -> tuple[float, int]:
+    """(rate, schools) of one aggregate row; NaN rate when too few schools outside the user's own take part."""
+    if rows.empty:
+        return math.nan, 0
+    schools_in = int(rows["schools"].iloc[0])
+    if schools_in - own < MIN_OTHER_SCHOOLS:
+        return math.nan, schools_in
+    return float(rows["rate"].iloc[0]), schools_in
+
+
+def percentile_text(percentile: float, ranked: int, mine: pd.DataFrame, peer_rate: float) -> str:
+    """'72nd percentile of 41 peer schools', or why there is no percentile."""
+    if mine.empty:
+        return "no data this year"
+    if bool(mine["suppressed"].iloc[0]):
+        return "not ranked: rate suppressed (<10)"
+    if bool(mine["coded"].iloc[0]):
+        return "not ranked: small group, rate shown as a range"
+    if math.isnan(peer_rate) or math.isnan(percentile):
+        return "not ranked: too few peer schools"
+    return f"{ordinal(round(percentile))} percentile of {ranked} peer schools"
+
+
+def peer_group_label(level: str, locale: str, title_i: bool) -> str:
+    """'High, city, Title I'."""
+    return f"{level.replace('_', ' ').capitalize()}, {locale}, {'Title I' if title_i else 'not Title I'}"
+
+
+def benchmark_export(bench: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as text for people and CSV: rates as percentages, hidden values as labels."""
+    return pd.DataFrame({
+        "School": bench["school"],
+        "Peer group": bench["peer_group"],
+        "School rate": bench["rate_label"],
+        "Percentile among peers": bench["percentile_text"],
+        "Peer group rate": _benchmark_labels(bench, "peer"),
+        "Peer schools": bench["peer_schools"],
+        "State rate": _benchmark_labels(bench, "state"),
+        "National rate": _benchmark_labels(bench, "national"),
+    })  # fmt: skip
+
+
+def _benchmark_labels(bench: pd.DataFrame, kind: str) -> list[str]:
+    """'85%', 'no data' (no school has the outcome) or 'too few schools' (hidden so no school can be read off)."""
+    return [
+        percent(r) if not pd.isna(r) else "no data" if n == 0 else "too few schools"
+        for r, n in zip(bench[f"{kind}_rate"], bench[f"{kind}_schools"], strict=True)
+    ]
+
+
+def trend_lines(rates: pd.DataFrame, directory: pd.DataFrame, school_ids: list[str]) -> pd.DataFrame:
+    """The chosen schools' suppressed rates over the years, labelled: school_id, school, school_year, rate, ..."""
+    names = directory.set_index("school_id")["label"]
+    out = rates[rates["school_id"].isin(school_ids)].copy()
+    out["school"] = out["school_id"].map(names)
+    out["order"] = out["school_id"].map({s: i for i, s in enumerate(school_ids)})
+    out["n_label"] = [("n suppressed" if s else f"n = {int(e):,} eligible")
+                      for e, s in zip(out["eligible"], out["suppressed"], strict=True)]  # fmt: skip
+    cols = ["school_id", "school", "school_year", "eligible", "met", "rate", "rate_label", "suppressed", "n_label"]
+    return out.sort_values(["order", "school_year"])[cols].reset_index(drop=True)
+
+
+def national_line(aggregates: pd.DataFrame) -> pd.DataFrame:
+    """The national rate per year from benchmark_rates: school_year, rate."""
+    return aggregates[aggregates["benchmark"] == "nation"][["school_year", "rate"]].sort_values("school_year")
+
+
+def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years: list[str]) -> go.Figure:
+    """One line per school across years (suppressed years are gaps), the national rate dashed for reference."""
+    fig = go.Figure()
+    for i, (school, part) in enumerate(lines.groupby("school", sort=False)):
+        fig.add_scatter(
+            x=part["school_year"].tolist(),
+            y=[None if s else float(r) for r, s in zip(part["rate"], part["suppressed"], strict=True)],
+            mode="lines+markers",
+            name=plotly_text(school),
+            line={"color": SCHOOL_COLOURS[i % len(SCHOOL_COLOURS)]},
+            marker={"symbol": SCHOOL_SYMBOLS[i % len(SCHOOL_SYMBOLS)], "size": 8},
+            customdata=list(zip(part["school_id"], part["rate_label"], part["n_label"], strict=True)),
+            hovertemplate="%{x}: %{customdata[1]} (%{customdata[2]})<extra>" + school + "</extra>",
+        )
+    fig.add_scatter(
+        x=national["school_year"].tolist(),
+        y=national["rate"].astype(float).tolist(),
+        mode="lines",
+        name="Nation (all schools)",
+        line={"color": "#555555", "dash": "dash"},
+        hovertemplate="%{x}: %{y:.0%}<extra>Nation</extra>",
+    )
+    fig.update_layout(
+        yaxis={"title": LABELS[metric], "tickformat": ".0%"},
+        xaxis={"title": "School year", "type": "category", "categoryorder": "array", "categoryarray": years},
+        legend={"orientation": "h", "y": -0.3},
+        margin={"t": 10, "l": 10, "r": 10},
+    )
+    return fig
+
+
+def benchmark_figure(bench: pd.DataFrame, metric: str) -> go.Figure:
+    """A dot plot: per school a row with its rate, its peer group's, its state's and the nation's."""
+    fig = go.Figure()
+    schools_shown = list(bench["school"])
+    series = {
+        "school": ("This school", bench["rate"].where(~bench["suppressed"].astype(bool)), bench["rate_label"]),
+        "peer": ("Peer group", bench["peer_rate"], _benchmark_labels(bench, "peer")),
+        "state": ("State", bench["state_rate"], _benchmark_labels(bench, "state")),
+        "nation": ("Nation", bench["national_rate"], _benchmark_labels(bench, "national")),
+    }
+    for key, (name, values, labels) in series.items():
+        symbol, colour, size = BENCHMARK_STYLE[key]
+        fig.add_scatter(
+            x=[None if pd.isna(v) else float(v) for v in values],
+            y=[plotly_text(s) for s in schools_shown],
+            mode="markers",
+            name=name,
+            marker={"symbol": symbol, "color": colour, "size": size, "line": {"width": 2, "color": colour}},
+            customdata=list(zip(labels, bench["percentile_text"], strict=True)),
+            hovertemplate="%{y}<br>" + name + ": %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+        )
+    for school, label, suppressed in zip(bench["school"], bench["rate_label"], bench["suppressed"], strict=True):
+        if suppressed:
+            fig.add_annotation(x=0, y=school, xanchor="left", text=label, showarrow=False,
+                               hovertext="suppressed: fewer than 10 eligible students, or hidden so a total cannot reveal one")  # fmt: skip
+    values = pd.concat([pd.to_numeric(v, errors="coerce") for _, v, _ in series.values()]).dropna()
+    narrow = len(values) > 0 and values.max() - values.min() < NARROW_SPAN
+    fig.update_layout(
+        # Whole percents would repeat on a narrow axis (96%, 96%, 97%), so a narrow one gets a decimal.
+        xaxis={"title": LABELS[metric], "tickformat": ".1%" if narrow else ".0%"},
+        yaxis={"title": None, "autorange": "reversed", "automargin": True},
+        legend={"orientation": "h", "y": -0.25},
+        height=140 + 48 * len(schools_shown),
+        margin={"t": 10, "l": 10, "r": 10},
+    )
+    return fig
+
+
+def lines_export(lines: pd.DataFrame) -> pd.DataFrame:
+    """The lines as text for people and CSV: one row per school and year, hidden values as '<10'."""
+    return pd.DataFrame({
+        "School ID": lines["school_id"],
+        "School": lines["school"],
+        "School year": lines["school_year"],
+        "Eligible students": [privacy.SUPPRESSED if s else f"{int(e)}" for e, s in zip(lines["eligible"], lines["suppressed"], strict=True)],
+        "Rate": lines["rate_label"],
+    })  # fmt: skip
+
+
+def without_data(lines: pd.DataFrame, school_ids: list[str], names: dict[str, str]) -> list[str]:
+    """Labels of the chosen schools that have no row for the metric in any year (e.g. graduation at an elementary)."""
+    present = set(lines["school_id"])
+    return [names[s] for s in school_ids if s not in present]
+
+
+def without_data_this_year(bench: pd.DataFrame) -> bool:
+    """Whether none of the chosen schools has the outcome in the year (nothing to set against benchmarks)."""
+    return bool((bench["rate_label"] == "no data").all())

@@ -1,0 +1,83 @@
+"""The Data page's templates: every contract table and column in the CSVs and the workbook; problem and history frames."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from dashboard.data import contract, db, ingest, migrate, templates, upload_files
+
+
+def test_a_header_only_csv_per_contract_table() -> None:
+    files = templates.csv_templates()
+    assert set(files) == {f"{t}.csv" for t in contract.TABLES}
+    for table in contract.TABLES:
+        frame = pd.read_csv(io.BytesIO(files[f"{table}.csv"]), dtype=str)
+        assert tuple(frame.columns) == contract.columns(table)
+        assert frame.empty
+
+
+def test_workbook_has_a_sheet_per_table_and_a_columns_guide() -> None:
+    wb = load_workbook(io.BytesIO(templates.xlsx_template()), read_only=True)
+    assert wb.sheetnames == [*contract.TABLES, "columns"]
+    for table in contract.TABLES:
+        rows = list(wb[table].iter_rows(values_only=True))
+        assert rows == [contract.columns(table)]
+    guide = pd.read_excel(io.BytesIO(templates.xlsx_template()), sheet_name="columns", dtype=str)
+    expected = {(t, c) for t in contract.TABLES for c in contract.columns(t)}
+    assert set(zip(guide["table"], guide["column"], strict=True)) == expected
+    assert len(guide) == len(expected)
+    assert guide["kind"].notna().all()
+    kinds = guide.set_index(["table", "column"])
+    assert "TX" in kinds.loc[("schools", "state"), "kind"]
+    assert "graduated" in kinds.loc[("outcomes", "metric"), "allowed_values"]
+    assert "expense: program" in kinds.loc[("finances", "category"), "allowed_values"]
+    assert "schools" in kinds.loc[("outcomes", "school_id"), "references"]
+
+
+def test_the_filled_in_templates_load(tmp_path, sqlite_engine) -> None:
+    """A CSV template filled with one row passes the loader's checks."""
+    (tmp_path / "affiliates.csv").write_bytes(
+        templates.empty_csv("affiliates") + b"NEW-1,New affiliate,affiliate,TX,Austin,,\n"
+    )
+    report = ingest.load_tables(sqlite_engine, [tmp_path / "affiliates.csv"], loaded_by="t", dry_run=True)
+    assert report.ok, report.problems
+    assert report.counts["affiliates"].added == 1
+
+
+def test_problems_frame() -> None:
+    problems = [
+        upload_files.Problem("schools.csv", 3, "state", "ZZ", "unknown state"),
+        upload_files.Problem("x.csv", None, None, None, "file name must be a contract table"),
+    ]
+    frame = templates.problems_frame(problems)
+    assert list(frame.columns) == ["file", "row", "column", "value", "message"]
+    assert frame["row"].tolist()[0] == 3 and pd.isna(frame["row"].tolist()[1])
+    assert templates.problems_frame([]).empty
+
+
+def test_load_history_newest_first(tmp_path) -> None:
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'h.sqlite3'}")
+    migrate.upgrade(engine)
+    assert templates.load_history(engine).empty
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in (1, 2):
+        (folder / "affiliates.csv").write_text(
+            f"affiliate_id,name,kind,state,city,latitude,longitude\nA{n},A,affiliate,TX,Austin,30.3,-97.7\n"
+        )
+        assert ingest.load_tables(engine, [folder / "affiliates.csv"], loaded_by=f"user{n}").ok
+    history = templates.load_history(engine)
+    assert list(history.columns) == templates.HISTORY_COLUMNS
+    assert history["loaded_by"].tolist() == ["user2", "user1"]
+    assert (history["status"] == "loaded").all()
+    assert history["rows_added"].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("table", list(contract.TABLES))
+def test_every_column_is_explained(table) -> None:
+    guide = templates.column_guide()
+    assert guide.loc[guide["table"] == table, "column"].tolist() == list(contract.columns(table))
