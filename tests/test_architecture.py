@@ -1,5 +1,6 @@
-"""The layer rule, enforced: dashboard/ is plain Python; pages hold no SQL and no caching, and write outside text
-into Markdown only through markdown_text."""
+"""The layer rule, enforced: dashboard/ is plain Python with no import circle, its data layer below its views and
+tools, each view its own page's; pages hold no SQL and no caching, and write outside text into Markdown only
+through markdown_text."""
 
 from __future__ import annotations
 
@@ -24,6 +25,89 @@ def _imports(path: Path) -> set[str]:
 def test_dashboard_never_imports_streamlit() -> None:
     offenders = [p.name for p in (ROOT / "dashboard").rglob("*.py") if "streamlit" in _imports(p)]
     assert offenders == []
+
+
+def _core_modules() -> dict[str, Path]:
+    """Every module of dashboard/ by dotted name (the migration revisions aside: Alembic loads those by path)."""
+    found = {}
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        if "versions" in path.parts:
+            continue
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _core_imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Which core modules each core module imports, anywhere in it (inside functions too: a deferred import is
+    still a dependency). A package's __init__ is not counted as imported by its modules' imports."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dashboard"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    deps.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("dashboard"))
+        graph[name] = {d for d in deps if d in modules and d != name and modules[d].name != "__init__.py"}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import circle found by a depth-first walk, as the modules around it (first repeated at the end)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                walk(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node)
+    return found
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_no_import_circle_among_core_modules() -> None:
+    graph = _core_imports(_core_modules())
+    assert len(graph) > 30
+    assert _cycles(graph) == []
+
+
+def test_the_engine_module_knows_only_the_settings() -> None:
+    # db is the bottom of the data layer: how demo data is made, or how rollups are summed, sits above it.
+    assert _core_imports(_core_modules())["dashboard.data.db"] == {"dashboard.config"}
+
+
+def test_layers_point_down() -> None:
+    """The data layer never reaches up into views, tools or the entry points; the rules at the top (privacy,
+    disclosure, roi, access...) never need a view or a tool; and a view never imports another page's view."""
+    graph = _core_imports(_core_modules())
+    entry = {"dashboard.cli", "dashboard.startup", "dashboard.__main__"}
+    for name, deps in graph.items():
+        upward = {d for d in deps if d.startswith(("dashboard.views.", "dashboard.tools.")) or d in entry}
+        if name.startswith("dashboard.data.") or (name.count(".") == 1 and name not in entry):
+            assert not upward, (name, upward)
+        if name.startswith("dashboard.views."):
+            others = {d for d in deps if d.startswith("dashboard.views.") and d != "dashboard.views.charts"}
+            assert not others, (name, others)
 
 
 def test_pages_hold_no_sql_and_no_caching() -> None:
