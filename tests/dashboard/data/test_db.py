@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from dashboard import config
 from dashboard.data import db, migrate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_upgrade_builds_every_table_and_is_idempotent(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from dashboard.data import contract, db, ingest, migrate, queries, rollup, uploa
 from dashboard.tools import demo
 from tests.conftest import POSTGRES_URL, postgres_or_skip
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 YEARS = ("2021-22", "2022-23")
 CLI = (
-    "import argparse,sys; from dashboard import ingest; p=argparse.ArgumentParser(); "
+    "import argparse,sys; from dashboard.data import ingest; p=argparse.ArgumentParser(); "
     "s=p.add_subparsers(dest='command', required=True); ingest.register_cli(s); "
     "a=p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
 )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dashboard.data import db, ingest, upload_files
 from tests.hostile_workbooks import MEGABYTES, SECONDS, SHEET, bomb, declare_size, with_cell, workbook
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Loads one file (a dry run) in a fresh process; prints the seconds and the growth of its peak memory.
 MEASURE = """

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from dashboard.data import db, migrate, users
 from dashboard.data.queries import Scope
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "correct-horse-battery"
 CLI = (
-    "import argparse,sys; from dashboard import users; p=argparse.ArgumentParser(); "
+    "import argparse,sys; from dashboard.data import users; p=argparse.ArgumentParser(); "
     "s=p.add_subparsers(dest='command', required=True); users.register_cli(s); "
     "a=p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
 )
