@@ -85,9 +85,6 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
 DEMO_LEAD_AFFILIATE = "NC-CHARLOTTE"
 
 
-# --- helpers -----------------------------------------------------------------------------------
-
-
 def _utc(value: datetime | None) -> datetime | None:
     """The datetime as timezone-aware UTC (SQLite hands back naive values)."""
     if value is None:
@@ -205,9 +202,6 @@ def _require(conn: sa.Connection, username: str) -> sa.Row:
     if row is None:
         raise ValueError(f"no user {username!r}")
     return row
-
-
-# --- public API ----------------------------------------------------------------------------------
 
 
 def audit(engine: sa.Engine, username: str, event: str, detail: str = "") -> None:
@@ -458,9 +452,6 @@ def ensure_demo_accounts(engine: sa.Engine) -> list[str]:
             continue  # another process created it first
         created.append(account.username)
     return created
-
-
-# --- command line --------------------------------------------------------------------------------
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -69,9 +69,6 @@ def tier(scale: float) -> str:
     return "10x" if scale >= 3 else "1x"
 
 
-# --- building ------------------------------------------------------------------------------------------------
-
-
 def _index_sql(cur: Any, dialect: str, table: str) -> list[tuple[str, str]]:
     """(name, CREATE statement) of the table's secondary indexes, those a bulk load may drop and rebuild."""
     if dialect == "sqlite":
@@ -164,9 +161,6 @@ def build(engine: sa.Engine, network: demo.Network, scale: float) -> tuple[float
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
     return time.perf_counter() - started, total
-
-
-# --- queries: ours, naive, DuckDB ------------------------------------------------------------------------------
 
 
 def _ours(engine: sa.Engine, year: str) -> dict[str, Callable[[], object]]:
@@ -274,9 +268,6 @@ def query_lines(backends: list[tuple[str, sa.Engine]], network: demo.Network, ye
     return lines
 
 
-# --- pages ---------------------------------------------------------------------------------------------------
-
-
 def _page_runs(url: str, runs: int) -> dict[str, Any]:
     """Per page, through AppTest in a subprocess (tools/page_timing.py): cold and warm medians, SQL floor, plotly."""
     done = subprocess.run(
@@ -325,9 +316,6 @@ def page_lines(name: str, url: str, runs: int, scale: float) -> list[str]:
             f" | {r['warm_ms'] / floor_warm:.2f}x | {r['plotly_bytes'] / 1000:.1f} | {'; '.join(checks) or '–'} |"
         )
     return lines
-
-
-# --- map, loading, memory ---------------------------------------------------------------------------------------
 
 
 def map_lines(engine: sa.Engine, year: str, scale: float) -> list[str]:
@@ -420,9 +408,6 @@ def memory_lines(url: str, scale: float) -> list[str]:
     for page, ms in r.get("page_ms", {}).items():
         lines.append(f"| browser: {page} ready after click (ms) | {ms:.0f} | – |")
     return lines
-
-
-# --- one scale, the command ------------------------------------------------------------------------------------
 
 
 def run_scale(scale: float, runs: int, database_url: str | None, skip: frozenset[str] = frozenset()) -> str:

@@ -23,9 +23,6 @@ def hidden_keys(out: pd.DataFrame, cols: list[str]) -> set[tuple[str, ...]]:
     return {tuple(row) for row in out.loc[out["suppressed"], cols].itertuples(index=False)}
 
 
-# --- concrete cases -----------------------------------------------------------------------------------------
-
-
 def test_primary_suppression_hides_small_and_empty_cells() -> None:
     frame = rates_frame([("a", 9, 4), ("a", 10, 5), ("b", 0, 0), ("b", 200, 100), ("b", 300, 150)])
     out = suppress_rates(frame, groups=[])
@@ -185,9 +182,6 @@ def test_counts_complement_uses_first_value_column() -> None:
     out = suppress_counts(frame, ["staff", "students"], groups=[["group"]])
     # Rows 0 and 1 are primary (5 students, 1 staff): two hidden, so no complement is needed.
     assert out["suppressed"].tolist() == [True, True, False, False]
-
-
-# --- properties -----------------------------------------------------------------------------------------------
 
 
 @st.composite

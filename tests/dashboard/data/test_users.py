@@ -69,9 +69,6 @@ def _row(engine: sa.Engine, username: str) -> sa.Row:
         return conn.execute(sa.select(db.users).where(db.users.c.username == username)).one()
 
 
-# --- hashing and rules ---------------------------------------------------------------------------
-
-
 def test_hash_never_stores_plaintext(fresh: sa.Engine) -> None:
     users.add_user(fresh, "alice", "Alice", "alice@example.org", PASSWORD, "board")
     row = _row(fresh, "alice")
@@ -123,9 +120,6 @@ def test_duplicate_username_is_refused(fresh: sa.Engine) -> None:
         users.add_user(fresh, "dave", "Other", "o@example.org", PASSWORD, "board")
 
 
-# --- scope -----------------------------------------------------------------------------------------
-
-
 def test_scope_property() -> None:
     for role in ("admin", "board", "fundraiser"):
         assert users.User("u1", "U", "u@x.org", role, frozenset({"A"})).scope == Scope.everything()
@@ -140,9 +134,6 @@ def test_lead_round_trips_with_affiliates(fresh: sa.Engine) -> None:
     assert user == users.get_user(fresh, "erin")
     assert user.affiliate_ids == frozenset({"ZZ-LAST", "AA-FIRST"})
     assert user.scope.affiliates == frozenset({"ZZ-LAST", "AA-FIRST"})
-
-
-# --- sign-in and lockout -------------------------------------------------------------------------
 
 
 def test_wrong_password_fails_and_unknown_user_is_audited(fresh: sa.Engine) -> None:
@@ -202,9 +193,6 @@ def test_reset_password_unlocks(fresh: sa.Engine) -> None:
     assert users.PASSWORD_RESET in _events(fresh, "ivy")
 
 
-# --- admin actions and audit ---------------------------------------------------------------------
-
-
 def test_set_role_and_remove_are_audited(fresh: sa.Engine) -> None:
     users.add_user(fresh, "jack", "Jack", "j@example.org", PASSWORD, "board")
     lead = users.set_role(fresh, "jack", "affiliate_lead", ["AA-FIRST"], by="admin")
@@ -231,9 +219,6 @@ def test_audit_function_writes_a_row(fresh: sa.Engine) -> None:
     assert frame.iloc[0][["username", "event", "detail"]].tolist() == ["kate", "sign_out", "from test"]
 
 
-# --- demo accounts -------------------------------------------------------------------------------
-
-
 def test_demo_accounts_are_idempotent_and_scoped(fresh: sa.Engine) -> None:
     assert sorted(users.ensure_demo_accounts(fresh)) == ["admin", "board", "fundraiser", "lead"]
     assert users.ensure_demo_accounts(fresh) == []
@@ -251,9 +236,6 @@ def test_demo_lead_prefers_charlotte(tmp_path: Path) -> None:
     _add_affiliates(e, "AA-FIRST", users.DEMO_LEAD_AFFILIATE)
     assert users.ensure_demo_accounts(e) == ["lead"]
     assert users.get_user(e, "lead").scope.affiliates == frozenset({users.DEMO_LEAD_AFFILIATE})
-
-
-# --- SQLite and PostgreSQL -----------------------------------------------------------------------
 
 
 def test_add_verify_and_lockout_on_each_database(engine: sa.Engine) -> None:
@@ -275,9 +257,6 @@ def test_add_verify_and_lockout_on_each_database(engine: sa.Engine) -> None:
     ]
     users.remove_user(engine, name)
     assert users.get_user(engine, name) is None
-
-
-# --- command line --------------------------------------------------------------------------------
 
 
 def _cli(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -334,9 +313,6 @@ def test_sign_out_and_password_reset_end_the_sessions_issued_before_them(fresh: 
     users.reset_password(fresh, "copier", "another long password")
     assert not users.get_user(fresh, "copier").accepts_session(later)
     assert users.get_user(fresh, "copier").accepts_session(datetime.now(UTC) + timedelta(seconds=1))
-
-
-# --- simultaneous sign-ins -----------------------------------------------------------------------
 
 
 def _storm(engine: sa.Engine, username: str, passwords: list[str]) -> list[users.User | None]:
