@@ -47,12 +47,19 @@ def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
     chosen = None if years is None else sorted(set(years))
     if chosen == []:
         return
+    refresh_sums(conn, chosen)
+    refresh_published_cells(conn, chosen)
+
+
+def refresh_sums(conn: sa.Connection, years: list[str] | None) -> None:
+    """Rebuild the summed rollups (every one but published_cells) of `years` (None: every year)."""
 
     def of_years(column: sa.ColumnElement) -> list[sa.ColumnElement]:
-        return [] if chosen is None else [column.in_(chosen)]
+        return [] if years is None else [column.in_(years)]
 
     for t in ROLLUPS:
-        conn.execute(t.delete().where(*of_years(t.c.school_year)))
+        if t is not published_cells:
+            conn.execute(t.delete().where(*of_years(t.c.school_year)))
     o = outcomes.c
     conn.execute(
         outcome_rollup.insert().from_select(
@@ -164,15 +171,16 @@ def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
                 .group_by(*keys),
             )
         )
-    refresh_published_cells(conn, chosen)
 
 
 def refresh_published_cells(conn: sa.Connection, years: list[str] | None) -> None:
     """Rebuild published_cells for `years` (None: every year) with the suppression decided jointly over them.
 
-    The caller has deleted the years' rows. Every relation among cells stays inside one school year, so deciding
-    the years a load touched gives the same pattern as deciding all of them.
+    Every relation among cells stays inside one school year, so deciding the years a load touched gives the same
+    pattern as deciding all of them.
     """
+    stale = published_cells.delete()
+    conn.execute(stale if years is None else stale.where(published_cells.c.school_year.in_(years)))
 
     def read(stmt: sa.Select) -> pd.DataFrame:
         result = conn.execute(stmt)

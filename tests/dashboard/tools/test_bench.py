@@ -94,7 +94,7 @@ def test_the_fast_build_leaves_what_the_demo_build_leaves(tmp_path: Path) -> Non
     fast = db.create_engine(f"sqlite:///{tmp_path / 'fast.sqlite3'}")
     migrate.upgrade(fast)
     indexes = sa.inspect(fast).get_indexes("outcomes")
-    _, rows = bench.build(fast, network, SCALE)
+    rows = bench.build(fast, network, SCALE).rows
     assert rows == sum(len(f) for f in network.tables().values())
     assert db.is_demo(fast)
     assert sa.inspect(fast).get_indexes("outcomes") == indexes
