@@ -26,24 +26,39 @@ LABELS = {
 }
 
 
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"), (1.0, ""))
+
+
 def compact(value: float | None) -> str:
-    """1,812,345 -> '1.8M'; 146,400 -> '146.4K'; 950 -> '950'."""
+    """Three significant figures with a suffix: 2,050,000 -> '2.05M'; 1,812,345 -> '1.81M'; 146,400 -> '146K';
+    20,944 -> '20.9K'; 999,950 -> '1M'; under 1,000 the whole number, 950 -> '950'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     sign = "-" if value < 0 else ""
     value = abs(value)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+    if round(value) < 1000:
+        return f"{sign}{value:,.0f}"
+    for i, (size, suffix) in enumerate(_SUFFIXES):
         if value >= size:
-            text = f"{value / size:.1f}".rstrip("0").rstrip(".")
+            scaled = value / size
+            text = f"{scaled:.{2 if scaled < 10 else 1 if scaled < 100 else 0}f}"
+            if float(text) >= 1000 and i > 0:  # 999,950 rounds to 1000K: that is 1M
+                size, suffix = _SUFFIXES[i - 1]
+                text = f"{value / size:.2f}"
+            text = text.rstrip("0").rstrip(".") if "." in text else text
             return f"{sign}{text}{suffix}"
-    return f"{sign}{value:,.0f}"
+    return f"{sign}{value:,.0f}"  # pragma: no cover - every value >= 1000 matched a suffix
 
 
 def percent(rate: float | None) -> str:
-    """0.953 -> '95%'."""
+    """0.953 -> '95%': whole percents, except that a rate strictly between 0 and 1 never reads '0%' or '100%' (a
+    board member reads 100% as every student): those show tenths, held inside, 0.9996 -> '99.9%', 0.004 -> '0.4%'."""
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
         return "–"
-    return f"{rate:.0%}"
+    whole = f"{rate:.0%}"
+    if 0 < rate < 1 and whole in ("0%", "100%"):
+        return f"{min(max(round(rate * 1000), 1), 999) / 10:.1f}%"
+    return whole
 
 
 _WHOLE_PERCENTS = np.array([f"{i}%" for i in range(101)], dtype=object)
@@ -58,10 +73,19 @@ def percents(rates: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # huge or infinite rates go one by one below
         scaled = rates * 100
     whole = np.isfinite(scaled) & ~np.signbit(scaled) & (scaled <= 100)  # -0.0 reads "-0%"
+    rounded = np.rint(np.where(whole, scaled, 0))
+    whole &= ~(((rounded == 100) & (scaled < 100)) | ((rounded == 0) & (scaled > 0)))  # tenths, one by one
     out = np.empty(rates.shape, dtype=object)
     out[whole] = _WHOLE_PERCENTS[np.rint(scaled[whole]).astype(np.int64)]
     out[~whole] = [percent(float(r)) for r in rates[~whole]]
     return out
+
+
+def points(change: float) -> str:
+    """A change in percentage points with its sign, one decimal: 0.23 -> '+0.2'; one that rounds to nothing reads
+    '0.0', never '-0.0' (which reads as a fall)."""
+    text = f"{change:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
 
 
 def dollars(value: float) -> str:

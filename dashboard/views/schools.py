@@ -19,7 +19,7 @@ from pandas.io.formats.style import Styler
 from dashboard import privacy
 from dashboard.data import contract, queries
 from dashboard.data.db import published_cells, school_years, schools
-from dashboard.formatting import LABELS, markdown_text, percent, percents, plotly_text
+from dashboard.formatting import LABELS, markdown_text, percent, percents, plotly_text, points
 
 MAX_SCHOOLS = 10
 PEER_KEYS = ["level", "locale", "title_i"]
@@ -291,7 +291,7 @@ def _hidden_label(rate_label: str) -> str:
 
 
 def _points(change: float) -> str:
-    return "" if pd.isna(change) else f"{change * 100:+.1f}"
+    return "" if pd.isna(change) else points(change * 100)
 
 
 # st.dataframe draws an empty cell as 'None' whatever a Styler says, so hidden and missing values travel as these
@@ -336,12 +336,12 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
         text = shown.copy()
         for col in counts:
             text[col] = [_stand_in(v) or f"{int(v):,}" for v in shown[col]]
-        text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else f"{v:+.1f}" for v in shown["Change (pts)"]]
+        text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else points(v) for v in shown["Change (pts)"]]
         text["Rate"] = [_stand_in(v) or p for v, p in zip(shown["Rate"], percents(shown["Rate"]), strict=True)]
         text.loc[coded, "Rate"] = table.loc[coded, "rate_label"]
         return text
     styler = shown.style.format(lambda v: _stand_in(v) or f"{int(v):,}", subset=counts)
-    styler = styler.format(lambda v: "–" if v == NO_CHANGE_VALUE else f"{v:+.1f}", subset=["Change (pts)"])
+    styler = styler.format(lambda v: "–" if v == NO_CHANGE_VALUE else points(v), subset=["Change (pts)"])
     styler = styler.format(lambda v: _stand_in(v) or percent(v), subset=["Rate"])
     for label, rows in table[coded].groupby("rate_label").groups.items():
         styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Rate"]])
@@ -521,7 +521,8 @@ def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years:
         mode="lines",
         name="Nation (all schools)",
         line={"color": "#555555", "dash": "dash"},
-        hovertemplate="%{x}: %{y:.0%}<extra>Nation</extra>",
+        customdata=list(percents(national["rate"].astype(float).to_numpy())),
+        hovertemplate="%{x}: %{customdata}<extra>Nation</extra>",
     )
     fig.update_layout(
         yaxis={"title": LABELS[metric], "tickformat": ".0%"},

@@ -1,4 +1,5 @@
-"""percents() labels whole columns exactly as percent() labels one value; markdown_text() lets no markup through."""
+"""percents() labels whole columns exactly as percent() labels one value, and no rate reads 100% or 0% unless it
+is; compact() keeps three figures; points() never reads -0.0; markdown_text() lets no markup through."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.formatting import WORD_JOINER, markdown_text, percent, percents
+from dashboard.formatting import WORD_JOINER, compact, markdown_text, percent, percents, points
 
 
 def test_every_fraction_of_small_counts_reads_as_percent_reads_it() -> None:
@@ -21,6 +22,55 @@ def test_every_fraction_of_small_counts_reads_as_percent_reads_it() -> None:
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=50))
 def test_any_float_reads_as_percent_reads_it(values: list[float]) -> None:
     assert list(percents(np.array(values, dtype=float))) == [percent(v) for v in values]
+
+
+def test_no_rate_reads_all_or_none_unless_it_is() -> None:
+    # Every met of every eligible up to 2,000 students: "100%" only for all of them, "0%" only for none.
+    for eligible in range(1, 2001):
+        for met in {0, 1, eligible - 1, eligible}:
+            label = percent(met / eligible)
+            assert (label == "100%") == (met == eligible), (met, eligible, label)
+            assert (label == "0%") == (met == 0), (met, eligible, label)
+            assert float(label.rstrip("%")) == pytest.approx(met / eligible * 100, abs=0.5), (met, eligible, label)
+    assert percent(680 / 683) == "99.6%"
+    assert percent(0.9996) == "99.9%"
+    assert percent(0.004) == "0.4%"
+    assert percent(0.953) == "95%"
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (2_050_000, "2.05M"),
+        (1_812_345, "1.81M"),
+        (146_400, "146K"),
+        (441_900, "442K"),
+        (20_944, "20.9K"),
+        (999_950, "1M"),
+        (1_000, "1K"),
+        (950, "950"),
+        (-1_234, "-1.23K"),
+        (31_400_000, "31.4M"),
+        (989_710, "990K"),
+    ],
+)
+def test_compact_keeps_three_figures(value: float, label: str) -> None:
+    assert compact(value) == label
+
+
+def test_compact_is_within_half_a_unit_of_its_third_figure() -> None:
+    suffixes = {"K": 1e3, "M": 1e6, "B": 1e9}
+    for value in [1_000 + 7 * i**3 for i in range(0, 5000, 7)]:
+        label = compact(value)
+        number = float(label[:-1]) * suffixes[label[-1]] if label[-1] in suffixes else float(label.replace(",", ""))
+        digits = len(str(int(value))) - 3  # the place of the third significant figure
+        assert abs(number - value) <= 0.5 * 10**digits + 1e-6, (value, label)
+
+
+def test_points_never_reads_minus_zero() -> None:
+    assert [points(v) for v in (-0.04, -0.0, 0.0, 0.04, 0.05001, -0.06, 1.25)] == [
+        "0.0", "0.0", "0.0", "0.0", "+0.1", "-0.1", "+1.2",
+    ]  # fmt: skip
 
 
 HOSTILE = [
