@@ -19,6 +19,7 @@ from dashboard.data.db import (
     partner_rollup,
     partners,
     partnerships,
+    published_cells,
     school_year_rollup,
     school_years,
     schools,
@@ -341,27 +342,14 @@ def view_cells(filters: Filters, scope: Scope, level: Level) -> tuple[str, list[
     return ("nation", "state", "affiliate", "school")[finest], [""]
 
 
-def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
-                  by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
-    """Per school year x metric (x tier, x place at the level): eligible, met, rate = met / eligible, and status.
-
-    Read from the published cells: each row sums the cells that make up its place in view (`view_cells`), and
-    carries their stored suppression decision: a single cell's own, else 'shown' when every part is shown and
-    'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would).
-    """
-    from dashboard.data.contract import METRICS
-    from dashboard.data.db import published_cells
-
+def _cells_in_view(filters: Filters, scope: Scope, level: Level
+                   ) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]], list[sa.ColumnElement]]:  # fmt: skip
+    """(source, conditions, place keys at the level) selecting the published cells that make up this view
+    (`view_cells`), of every measure and tier: the caller narrows those."""
     unit, slices = view_cells(filters, scope, level)
     c = published_cells.c
-    if by_tier:
-        tiers = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
-    else:
-        chosen = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
-        tiers = [0] if len(chosen) == 2 else chosen
-    where = [c.measure.in_(METRICS), c.unit == unit, c.slice.in_(slices), c.tier.in_(tiers)]
-    where += year_condition(c.school_year, filters)
-    source = published_cells
+    where = [c.unit == unit, c.slice.in_(slices), *year_condition(c.school_year, filters)]
+    source: sa.FromClause = published_cells
     if unit != "nation":
         where += _place_conditions(published_cells, filters, scope) if unit != "state" else [
             c.state.in_(filters.states)] if filters.states else []  # fmt: skip
@@ -374,6 +362,34 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
         "affiliate": [c.affiliate_id.label("affiliate_id")],
         "school": [c.unit_id.label("school_id")],
     }[level]
+    return source, where, keys
+
+
+def _sum_status(frame: pd.DataFrame) -> pd.Series:
+    """Per row of summed cells (parts, unsafe, one_status): a single cell's stored status, else 'shown' when every
+    part is shown and 'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would)."""
+    summed = frame["unsafe"].astype("int64").map(lambda u: "shown" if u == 0 else "hidden")
+    return frame["one_status"].where(frame["parts"].astype("int64") == 1, summed)
+
+
+def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
+                  by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Per school year x metric (x tier, x place at the level): eligible, met, rate = met / eligible, and status.
+
+    Read from the published cells: each row sums the cells that make up its place in view (`view_cells`), and
+    carries their stored suppression decision: a single cell's own, else 'shown' when every part is shown and
+    'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would).
+    """
+    from dashboard.data.contract import METRICS
+
+    c = published_cells.c
+    if by_tier:
+        tiers = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
+    else:
+        chosen = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
+        tiers = [0] if len(chosen) == 2 else chosen
+    source, where, keys = _cells_in_view(filters, scope, level)
+    where += [c.measure.in_(METRICS), c.tier.in_(tiers)]
     tier = [c.tier.label("tier")] if by_tier else []
     stmt = (
         sa.select(
@@ -395,8 +411,7 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
     frame = read_frame(engine, stmt)
     frame[["eligible", "met", "parts", "unsafe"]] = frame[["eligible", "met", "parts", "unsafe"]].astype("int64")
     frame["rate"] = frame["met"] / frame["eligible"]
-    frame["status"] = frame["one_status"].where(frame["parts"] == 1, frame["unsafe"].map(lambda u: "shown" if u == 0
-                                                                                         else "hidden"))  # fmt: skip
+    frame["status"] = _sum_status(frame)
     return frame.drop(columns=["parts", "unsafe", "one_status"])
 
 
