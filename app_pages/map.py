@@ -61,4 +61,4 @@ missing = map_view.unplaced(places)
 if missing:
     st.caption(f"{missing:,} places have no coordinates and are not drawn; they are in the data below.")
 table.data_expander(map_view.export_frame(places), f"map_places_{year}", "Data: places on the map")
-table.data_expander(totals, f"map_students_by_state_{year}", "Data: students served by state")
+table.data_expander(map_view.state_export(totals), f"map_students_by_state_{year}", "Data: students served by state")

@@ -41,8 +41,8 @@ kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "gradua
 
 st.subheader(f"Students served by state, {year}")
 threshold = config.get("suppression_threshold")
-# Small student counts hidden before they reach a chart or a download; states and years complement each other.
-by_state = privacy.suppress_students(data.kpi_by_state(engine, view.with_years(year), scope), [[]], threshold)
+# Student counts carry their stored status: suppressed ones are blanked before a chart or a download.
+by_state = privacy.published_counts(data.kpi_by_state(engine, view.with_years(year), scope))
 picked = st.plotly_chart(
     charts.state_tile_map(by_state, "students_served", "Students served"),
     key="state_map",
@@ -54,8 +54,8 @@ table.data_expander(privacy.with_labels(by_state, threshold), f"students_by_stat
 
 st.subheader(f"Students served by tier, {span[0]} to {span[-1]}")
 by_tier = data.students_served_by_tier(engine, view.with_years(*span), scope)
-by_tier = privacy.suppress_students(by_tier, [["school_year"]], threshold)
+by_tier = privacy.published_counts(by_tier)
 st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
 table.data_expander(privacy.with_labels(by_tier, threshold), "students_served_by_tier")
-by_year = privacy.suppress_students(totals.reset_index(), [], threshold)
+by_year = privacy.published_counts(totals.reset_index())
 table.data_expander(privacy.with_labels(by_year, threshold), "kpis_by_year", "Data: every figure by year")

@@ -45,7 +45,8 @@ with left:
     else:
         st.dataframe(schools, hide_index=True, height=profile_view.table_height(len(schools)))
         st.caption(
-            "Counts under 10 show as <10." + (f" {silent} more schools sent no figures for {year}." if silent else "")
+            "Counts under 10 show as <10; 'hidden' marks one hidden so a total cannot reveal a small one."
+            + (f" {silent} more schools sent no figures for {year}." if silent else "")
         )
         table.data_expander(schools, f"profile_{affiliate}_schools_{year}")
 with right:

@@ -84,6 +84,6 @@ if isinstance(shown, pd.DataFrame):
     st.caption(f"With {len(schools_table):,} schools the columns sort as text; the CSV below has the numbers.")
 since = f"since {previous_year}" if previous_year else "(no earlier year loaded)"
 st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
-           "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students, "
-           "or hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
+           "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students; "
+           "'hidden': hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
 table.download_button(lambda: schools_view.export_table(schools_table), f"schools_{metric}_{year}")

@@ -1,4 +1,4 @@
-"""KPI cards with the change from the year before; student figures on too few students are suppressed."""
+"""KPI cards with the change from the year before; student counts read their stored suppression status."""
 
 from __future__ import annotations
 
@@ -15,16 +15,23 @@ def _threshold() -> int:
     return int(config.get("suppression_threshold"))
 
 
+def _label(row: pd.Series, column: str) -> str | None:
+    """The label a student count reads instead of its number ('<10', 'hidden'), from its stored status; None when
+    it is shown or is not a count of students. A student count without a status is hidden."""
+    if column not in STUDENT_COUNTS:
+        return None
+    return privacy.count_label(row.get(f"{column}_status"), _threshold())
+
+
 def cards(current: pd.Series, previous: pd.Series | None, columns: list[str], per_row: int = 4) -> None:
-    """One st.metric per column, compact numbers, delta against the previous year where there is one."""
+    """One st.metric per column, compact numbers, delta against the previous year where both years are shown."""
     for start in range(0, len(columns), per_row):
         for slot, column in zip(st.columns(per_row), columns[start : start + per_row], strict=False):
             value = current[column]
-            hidden = column in STUDENT_COUNTS and privacy.shown_count(value, _threshold())
+            hidden = _label(current, column)
             delta = None
-            if previous is not None and column in previous and not hidden:
-                before_hidden = column in STUDENT_COUNTS and privacy.shown_count(previous[column], _threshold())
-                delta = None if before_hidden else formatting.compact(value - previous[column])
+            if previous is not None and column in previous and not hidden and not _label(previous, column):
+                delta = formatting.compact(value - previous[column])
             slot.metric(formatting.LABELS.get(column, column), hidden or formatting.compact(value), delta)
 
 

@@ -99,7 +99,11 @@ def suppress_counts(
     groups: list[list[str]],
     threshold: int = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
-    """A copy of `frame` with rows holding any count in 1..threshold-1 (and their complements) blanked."""
+    """A copy of `frame` with rows holding any count in 1..threshold-1 (and their complements) blanked.
+
+    Decided here, for this frame alone: only for counts no published cell holds (students and services per support
+    category). Student counts of `school_years` carry their stored status instead (`published_counts`).
+    """
     _check_threshold(threshold)
     if not value_cols:
         raise ValueError("value_cols must name at least one column")
@@ -181,12 +185,6 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], groups: Sequence[Sequ
         raise KeyError(f"columns not in frame: {missing}")
 
 
-def shown_count(value: float, threshold: int = DEFAULT_THRESHOLD) -> str | None:
-    """A single student count as it may be shown: None when it is fine, else the suppressed label."""
-    _check_threshold(threshold)
-    return suppressed_label(threshold) if 0 < value < threshold else None
-
-
 def shown_rate(met: int, eligible: int, threshold: int = DEFAULT_THRESHOLD,
                top_code_below: int = disclosure.CODE_BELOW) -> str:  # fmt: skip
     """A single rate as it may be shown: '<10' on too few students, a range such as '>=95%' when coded, else '87%'."""
@@ -217,18 +215,45 @@ def published_rate(met: int, eligible: int, status: str | None, threshold: int =
 STUDENT_COLUMNS = ("enrollment", "students_served", "tier1_students", "tier2_students", "case_managed", "students")
 
 
-def suppress_students(frame: pd.DataFrame, groups: list[list[str]], threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """suppress_counts over whichever student columns the frame has; other columns are kept as they are."""
+def count_label(status: object, threshold: int = DEFAULT_THRESHOLD) -> str | None:
+    """What a student count with this stored status reads instead of its number: None when it is shown, '<10'
+    when it is small, 'hidden' when it is hidden to protect another, or has no status (nothing unpublished)."""
+    if status == disclosure.SHOWN:
+        return None
+    return suppressed_label(threshold) if status == disclosure.SMALL else HIDDEN_LABEL
+
+
+def published_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with every student count whose stored status ('<count>_status', queries.count_status)
+    is not 'shown' blanked (<NA>), and `suppressed` marking rows with any count blanked.
+
+    Decides nothing: a student count without its status column is refused, so no page can fall back to a
+    decision of its own.
+    """
     columns = [c for c in STUDENT_COLUMNS if c in frame.columns]
-    if not columns or frame.empty:
-        return frame.assign(suppressed=False)
-    return suppress_counts(frame, columns, groups, threshold)
+    missing = [c for c in columns if f"{c}_status" not in frame.columns]
+    if missing:
+        raise KeyError(f"student counts without a stored status: {missing}")
+    out = frame.copy()
+    suppressed = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        hide = (out[f"{column}_status"] != disclosure.SHOWN).to_numpy()
+        out[column] = pd.to_numeric(out[column]).astype("Int64").mask(hide)
+        suppressed |= hide
+    out["suppressed"] = suppressed
+    return out
 
 
 def with_labels(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """The frame for a table or download: suppressed student counts read '<10' instead of an empty cell."""
+    """The frame for a table or download: each suppressed student count reads its label ('<10' when small,
+    'hidden' when it protects another) instead of an empty cell; the status columns are left out."""
     out = frame.copy()
     for column in (c for c in STUDENT_COLUMNS if c in out.columns):
-        if out[column].isna().any():
+        status = out.get(f"{column}_status")
+        if status is not None:
+            # A row without a status (a partner on the map) has no student count to label.
+            labels = status.map(lambda s: None if pd.isna(s) else count_label(s, threshold))
+            out[column] = out[column].astype(object).where(labels.isna(), labels)
+        elif out[column].isna().any():
             out[column] = out[column].astype(object).where(out[column].notna(), suppressed_label(threshold))
-    return out
+    return out.drop(columns=[c for c in out.columns if str(c).endswith("_status")])

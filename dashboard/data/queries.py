@@ -19,6 +19,7 @@ from dashboard.data.db import (
     partner_rollup,
     partners,
     partnerships,
+    published_cells,
     school_year_rollup,
     school_years,
     schools,
@@ -201,7 +202,67 @@ def kpi_totals(
         frame[col] = frame[col].astype("int64")
     frame["staff"] = frame["staff"].astype(float)
     frame["volunteer_hours"] = frame["volunteer_hours"].astype(float)
-    return frame
+    return with_count_status(frame, count_status(engine, filters, scope, level))
+
+
+# The count columns of kpi_totals-shaped frames and the published cells that hold them: (measure, tier).
+COUNT_CELLS = {
+    "students_served": ("students", 0),
+    "tier1_students": ("students", 1),
+    "tier2_students": ("students", 2),
+    "case_managed": ("students", 3),
+    "enrollment": ("enrollment", 0),
+}
+
+
+def count_status(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national"
+                 ) -> pd.DataFrame:  # fmt: skip
+    """Per school year (x place at the level): the stored status of each student count in view, as columns
+    '<count>_status' for every count of COUNT_CELLS (shown, small or hidden).
+
+    A count the published cells hold is one cell, and has that cell's status; a view they do not hold (several
+    filters at once, a lead's scope) sums cells (`view_cells`) and is 'shown' only when every part is shown,
+    else 'hidden'. The tier filter does not narrow counts: they cover every tier.
+    """
+    c = published_cells.c
+    source, where, keys = _cells_in_view(replace(filters, tiers=()), scope, level)
+    where.append(c.measure.in_(sorted({m for m, _ in COUNT_CELLS.values()})))
+    stmt = (
+        sa.select(
+            *keys,
+            c.school_year,
+            c.measure,
+            c.tier,
+            sa.func.count().label("parts"),
+            sa.func.sum(sa.case((c.status == "shown", 0), else_=1)).label("unsafe"),
+            sa.func.min(c.status).label("one_status"),
+        )
+        .select_from(source)
+        .where(*where)
+        .group_by(*keys, c.school_year, c.measure, c.tier)
+        .order_by(*keys, c.school_year, c.measure, c.tier)
+    )
+    frame = read_frame(engine, stmt)
+    place = [k.name for k in keys]
+    frame["status"] = _sum_status(frame)
+    column = {cell: name for name, cell in COUNT_CELLS.items()}
+    frame["count"] = [column.get((m, int(t))) for m, t in zip(frame["measure"], frame["tier"], strict=True)]
+    frame = frame.dropna(subset=["count"])
+    wide = frame.pivot(index=[*place, "school_year"], columns="count", values="status")
+    wide = wide.reindex(columns=list(COUNT_CELLS)).add_suffix("_status")
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def with_count_status(frame: pd.DataFrame, statuses: pd.DataFrame) -> pd.DataFrame:
+    """The frame with count_status' columns joined on its place and school year; a count without a stored cell
+    reads 'hidden' (nothing unpublished is shown)."""
+    on = [c for c in statuses.columns if not c.endswith("_status") and c in frame.columns]
+    out = frame.merge(statuses, on=on, how="left") if len(frame) else frame.assign(
+        **{c: pd.Series(dtype=object) for c in statuses.columns if c.endswith("_status")})  # fmt: skip
+    for column in (c for c in out.columns if c.endswith("_status")):
+        out[column] = out[column].fillna("hidden").astype(object)
+    return out
 
 
 # Fact column -> the name kpi_totals gives its sum.
@@ -341,27 +402,14 @@ def view_cells(filters: Filters, scope: Scope, level: Level) -> tuple[str, list[
     return ("nation", "state", "affiliate", "school")[finest], [""]
 
 
-def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
-                  by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
-    """Per school year x metric (x tier, x place at the level): eligible, met, rate = met / eligible, and status.
-
-    Read from the published cells: each row sums the cells that make up its place in view (`view_cells`), and
-    carries their stored suppression decision: a single cell's own, else 'shown' when every part is shown and
-    'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would).
-    """
-    from dashboard.data.contract import METRICS
-    from dashboard.data.db import published_cells
-
+def _cells_in_view(filters: Filters, scope: Scope, level: Level
+                   ) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]], list[sa.ColumnElement]]:  # fmt: skip
+    """(source, conditions, place keys at the level) selecting the published cells that make up this view
+    (`view_cells`), of every measure and tier: the caller narrows those."""
     unit, slices = view_cells(filters, scope, level)
     c = published_cells.c
-    if by_tier:
-        tiers = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
-    else:
-        chosen = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
-        tiers = [0] if len(chosen) == 2 else chosen
-    where = [c.measure.in_(METRICS), c.unit == unit, c.slice.in_(slices), c.tier.in_(tiers)]
-    where += year_condition(c.school_year, filters)
-    source = published_cells
+    where = [c.unit == unit, c.slice.in_(slices), *year_condition(c.school_year, filters)]
+    source: sa.FromClause = published_cells
     if unit != "nation":
         where += _place_conditions(published_cells, filters, scope) if unit != "state" else [
             c.state.in_(filters.states)] if filters.states else []  # fmt: skip
@@ -374,6 +422,34 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
         "affiliate": [c.affiliate_id.label("affiliate_id")],
         "school": [c.unit_id.label("school_id")],
     }[level]
+    return source, where, keys
+
+
+def _sum_status(frame: pd.DataFrame) -> pd.Series:
+    """Per row of summed cells (parts, unsafe, one_status): a single cell's stored status, else 'shown' when every
+    part is shown and 'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would)."""
+    summed = frame["unsafe"].astype("int64").map(lambda u: "shown" if u == 0 else "hidden")
+    return frame["one_status"].where(frame["parts"].astype("int64") == 1, summed)
+
+
+def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING, level: Level = "national",
+                  by_tier: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Per school year x metric (x tier, x place at the level): eligible, met, rate = met / eligible, and status.
+
+    Read from the published cells: each row sums the cells that make up its place in view (`view_cells`), and
+    carries their stored suppression decision: a single cell's own, else 'shown' when every part is shown and
+    'hidden' when any is not (a sum of shown cells reveals nothing; one with a hidden part would).
+    """
+    from dashboard.data.contract import METRICS
+
+    c = published_cells.c
+    if by_tier:
+        tiers = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
+    else:
+        chosen = [t for t in (2, 3) if not filters.tiers or t in filters.tiers]
+        tiers = [0] if len(chosen) == 2 else chosen
+    source, where, keys = _cells_in_view(filters, scope, level)
+    where += [c.measure.in_(METRICS), c.tier.in_(tiers)]
     tier = [c.tier.label("tier")] if by_tier else []
     stmt = (
         sa.select(
@@ -395,21 +471,18 @@ def outcome_rates(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING
     frame = read_frame(engine, stmt)
     frame[["eligible", "met", "parts", "unsafe"]] = frame[["eligible", "met", "parts", "unsafe"]].astype("int64")
     frame["rate"] = frame["met"] / frame["eligible"]
-    frame["status"] = frame["one_status"].where(frame["parts"] == 1, frame["unsafe"].map(lambda u: "shown" if u == 0
-                                                                                         else "hidden"))  # fmt: skip
+    frame["status"] = _sum_status(frame)
     return frame.drop(columns=["parts", "unsafe", "one_status"])
 
 
 def students_served_by_tier(engine: sa.Engine, filters: Filters, scope: Scope = EVERYTHING) -> pd.DataFrame:
-    """Long table: school_year, tier (1-3), students."""
+    """Long table: school_year, tier (1-3), students, students_status (the count's stored status)."""
     totals = kpi_totals(engine, filters, scope)
-    long = totals.melt(
-        id_vars="school_year",
-        value_vars=["tier1_students", "tier2_students", "case_managed"],
-        var_name="tier",
-        value_name="students",
-    )
-    long["tier"] = long["tier"].map({"tier1_students": 1, "tier2_students": 2, "case_managed": 3})
+    tiers = {"tier1_students": 1, "tier2_students": 2, "case_managed": 3}
+    long = totals.melt(id_vars="school_year", value_vars=list(tiers), var_name="tier", value_name="students")
+    status = totals.melt(id_vars="school_year", value_vars=[f"{c}_status" for c in tiers], value_name="status")
+    long["students_status"] = status["status"].to_numpy()
+    long["tier"] = long["tier"].map(tiers)
     if filters.tiers:
         long = long[long["tier"].isin(filters.tiers)]
     return long.sort_values(["school_year", "tier"], ignore_index=True)
@@ -554,7 +627,8 @@ def affiliate_school_list(engine: sa.Engine, affiliate_id: str, school_year: str
     frame = read_frame(engine, stmt)
     frame["students_served"] = frame["students_served"].astype("Int64")
     frame["title_i"] = frame["title_i"].astype(bool)
-    return frame
+    statuses = count_status(engine, Filters(school_years=(school_year,), affiliates=(affiliate_id,)), scope, "school")
+    return with_count_status(frame, statuses[["school_id", "students_served_status"]])
 
 
 def affiliate_outcome_benchmarks(engine: sa.Engine, affiliate_id: str, school_years: tuple[str, ...],
@@ -620,7 +694,15 @@ def map_schools(engine: sa.Engine, filters: Filters, scope: Scope, school_year: 
         frame[col] = frame[col].astype("int64")
     for col in ("approximate_location", "title_i"):
         frame[col] = frame[col].astype(bool)
-    return frame
+    return _with_map_status(engine, frame, filters, scope, school_year, "school")
+
+
+def _with_map_status(engine: sa.Engine, frame: pd.DataFrame, filters: Filters, scope: Scope, school_year: str,
+                     level: Level) -> pd.DataFrame:  # fmt: skip
+    """A map frame with the stored status of its students served and case-managed counts in `school_year`."""
+    statuses = count_status(engine, filters.with_years(school_year), scope, level)
+    key = "school_id" if level == "school" else "affiliate_id"
+    return with_count_status(frame, statuses[[key, "students_served_status", "case_managed_status"]])
 
 
 def map_affiliates(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> pd.DataFrame:
@@ -644,7 +726,7 @@ def map_affiliates(engine: sa.Engine, filters: Filters, scope: Scope, school_yea
     for col in ("schools", "students_served", "case_managed"):
         frame[col] = frame[col].astype("int64")
     frame["approximate_location"] = frame["approximate_location"].astype(bool)
-    return frame
+    return _with_map_status(engine, frame, filters, scope, school_year, "affiliate")
 
 
 def map_partner_count(engine: sa.Engine, filters: Filters, scope: Scope, school_year: str) -> int:

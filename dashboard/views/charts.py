@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import privacy
+
 # Okabe-Ito, safe for the common colour-vision deficiencies.
 TIER_COLOURS = {1: "#56B4E9", 2: "#E69F00", 3: "#009E73"}
 TIER_NAMES = {1: "Tier 1 (school-wide)", 2: "Tier 2 (targeted groups)", 3: "Tier 3 (case-managed)"}
@@ -47,19 +49,23 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
     `frame` has a `state` column and the value column; the state code rides in customdata.
     """
     values = frame.set_index("state")[value]
+    status = frame.set_index("state")[f"{value}_status"] if f"{value}_status" in frame else None
     codes = list(STATE_TILES)
     fig = go.Figure()
-    hidden = [c for c in codes if c in values.index and pd.isna(values[c])]  # suppressed: a small count
+    hidden = [c for c in codes if c in values.index and pd.isna(values[c])]  # suppressed
     if hidden:
+        why = {privacy.SUPPRESSED: "suppressed: too few students to show",
+               privacy.HIDDEN_LABEL: "suppressed to protect a smaller count"}  # fmt: skip
+        labels = [privacy.SUPPRESSED if status is None else privacy.count_label(status[c]) for c in hidden]
         fig.add_scatter(
             x=[STATE_TILES[c][1] for c in hidden],
             y=[-STATE_TILES[c][0] for c in hidden],
             mode="markers+text",
             text=hidden,
-            customdata=[[c] for c in hidden],
+            customdata=[[c, label, why[label]] for c, label in zip(hidden, labels, strict=True)],
             marker={"symbol": "square", "size": 40, "color": "#D1D5DB"},
             textfont={"color": "#374151"},
-            hovertemplate="%{text}: <10 (suppressed: too few students to show)<extra></extra>",
+            hovertemplate="%{text}: %{customdata[1]} (%{customdata[2]})<extra></extra>",
             showlegend=False,
         )
     values = values.dropna()

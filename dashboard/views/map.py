@@ -22,7 +22,7 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from dashboard import config, formatting, privacy
+from dashboard import config, disclosure, formatting, privacy
 from dashboard.data import geo, queries
 
 STATIC = config.ROOT / "static" / "map"
@@ -94,6 +94,8 @@ PLACE_COLUMNS = [
     "in_kind_usd",
     "volunteer_hours",
     "suppressed",
+    "students_served_status",
+    "case_managed_status",
 ]
 # The page carries about 190 bytes per place: 15,000 places keep it under 3 MB and its markers within 3 s of
 # navigation in a browser. Past that, schools and partners wait for a narrower view (a state, an affiliate).
@@ -147,9 +149,11 @@ def state_outlines() -> dict:
     return json.loads(STATES_FILE.read_text())
 
 
-def _count_text(value: object, suppressed: bool, threshold: int) -> str:
-    if suppressed:
-        return privacy.suppressed_label(threshold)
+def _count_text(value: object, status: object, threshold: int) -> str:
+    """A student count as shown: its label when its stored status suppresses it ('<10', 'hidden'), else the number
+    ('–' when there is none)."""
+    if isinstance(status, str) and status != disclosure.SHOWN:
+        return privacy.count_label(status, threshold)
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return "–"
     return f"{int(value):,}"
@@ -191,14 +195,13 @@ def _school_details(schools: pd.DataFrame) -> list[str]:
 def places(
     schools: pd.DataFrame | None, affiliates: pd.DataFrame, partners: pd.DataFrame | None, threshold: int = 10
 ) -> pd.DataFrame:
-    """One row per place on the map (PLACE_COLUMNS), student counts suppressed below `threshold`.
-
-    Schools are suppressed with their affiliate as the complementary group (an affiliate's total is on the map
-    too); affiliates with their state. Places without coordinates are left out (see `unplaced`). Schools and
-    partners are None when there are too many to draw (see `draws_points`).
+    """One row per place on the map (PLACE_COLUMNS), student counts blanked where their stored status
+    ('<count>_status', queries.map_schools and map_affiliates) suppresses them; `suppressed` marks a place with any
+    count blanked. Places without coordinates are left out (see `unplaced`). Schools and partners are None when
+    there are too many to draw (see `draws_points`). `threshold` is kept for callers; nothing is decided here.
     """
-    aff = _affiliate_places(affiliates, threshold)
-    sch = None if schools is None else _school_places(schools, threshold)
+    aff = _affiliate_places(affiliates)
+    sch = None if schools is None else _school_places(schools)
     par = None if partners is None else _partner_places(partners)
     frames = [f.reindex(columns=PLACE_COLUMNS) for f in (aff, sch, par) if f is not None and not f.empty]
     if not frames:
@@ -211,8 +214,8 @@ def places(
     return out
 
 
-def _school_places(schools: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    sch = privacy.suppress_counts(schools, ["students_served", "case_managed"], [["affiliate_id"]], threshold)
+def _school_places(schools: pd.DataFrame) -> pd.DataFrame:
+    sch = privacy.published_counts(schools)
     return sch.assign(
         layer="school",
         place_id=schools["school_id"],
@@ -224,8 +227,8 @@ def _school_places(schools: pd.DataFrame, threshold: int) -> pd.DataFrame:
     )
 
 
-def _affiliate_places(affiliates: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    aff = privacy.suppress_counts(affiliates, ["students_served", "case_managed"], [["state"]], threshold)
+def _affiliate_places(affiliates: pd.DataFrame) -> pd.DataFrame:
+    aff = privacy.published_counts(affiliates)
     return aff.assign(
         layer="affiliate",
         place_id=affiliates["affiliate_id"],
@@ -278,9 +281,10 @@ def unplaced(frame: pd.DataFrame) -> int:
 
 
 def state_totals(by_state: pd.DataFrame, threshold: int = 10) -> pd.DataFrame:
-    """Students served and schools per state (kpi_totals at state level), suppressed below `threshold`."""
-    frame = by_state[["state", "schools", "students_served"]].copy()
-    frame = privacy.suppress_counts(frame, ["students_served"], [[]], threshold)
+    """Students served and schools per state (kpi_totals at state level), students served blanked where its stored
+    status suppresses it. `threshold` is kept for callers; nothing is decided here."""
+    frame = by_state[["state", "schools", "students_served", "students_served_status"]].copy()
+    frame = privacy.published_counts(frame)
     frame.insert(1, "state_name", frame["state"].map(geo.state_name))
     return frame.reset_index(drop=True)
 
@@ -312,7 +316,9 @@ def _state_features(totals: pd.DataFrame, breaks: list[float], threshold: int) -
         row = by_code.loc[code] if code in by_code.index else None
         suppressed = bool(row["suppressed"]) if row is not None else False
         value = row["students_served"] if row is not None else None
-        label = _count_text(value, suppressed, threshold) if row is not None else "no schools in view"
+        label = (
+            _count_text(value, row["students_served_status"], threshold) if row is not None else "no schools in view"
+        )
         features.append(
             {
                 **feature,
@@ -533,18 +539,17 @@ def _legend_html(breaks: list[float], threshold: int) -> str:
 def _figure_texts(frame: pd.DataFrame, layer: str, threshold: int) -> list[list[str]]:
     """Per row of `frame`, the popup's figures of `layer` as display text (suppressed counts as '<10')."""
     columns = []
-    hidden = frame["suppressed"].to_numpy(dtype=bool)
     for _, col in FIGURES[layer]:
         values = frame[col].tolist()
         if col == "in_kind_usd":
             columns.append(["–" if pd.isna(v) else f"${v:,.0f}" for v in values])
         elif col == "volunteer_hours":
             columns.append(["–" if pd.isna(v) else f"{v:,.0f}" for v in values])
+        elif col in ("schools", "partners"):
+            columns.append([_count_text(v, None, threshold) for v in values])
         else:
-            suppressible = col != "schools"
-            columns.append(
-                [_count_text(v, bool(h) and suppressible, threshold) for v, h in zip(values, hidden, strict=True)]
-            )
+            statuses = frame[f"{col}_status"].tolist()
+            columns.append([_count_text(v, s, threshold) for v, s in zip(values, statuses, strict=True)])
     return [list(texts) for texts in zip(*columns, strict=True)] if columns and len(frame) else []
 
 
@@ -682,7 +687,7 @@ def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str],
             return Card(geo.state_name(place_id), f"No schools in view in {year}", (), (), {"year": year}, None)
         r = row.iloc[0]
         figures = (
-            ("Students served", _count_text(r["students_served"], bool(r["suppressed"]), threshold)),
+            ("Students served", _count_text(r["students_served"], r["students_served_status"], threshold)),
             ("Schools and sites", f"{int(r['schools']):,}"),
         )
         return Card(str(r["state_name"]), f"All schools in the state, {year}", figures, (),
@@ -710,8 +715,13 @@ def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str],
 
 
 def export_frame(places_frame: pd.DataFrame) -> pd.DataFrame:
-    """The places on the map as a download: one row per marker, suppressed counts blank."""
-    return places_frame.drop(columns=["detail"]).rename(columns={"layer": "layer_kind"})
+    """The places on the map as a download: one row per marker, a suppressed count as its label ('<10', 'hidden')."""
+    return privacy.with_labels(places_frame.drop(columns=["detail"])).rename(columns={"layer": "layer_kind"})
+
+
+def state_export(totals: pd.DataFrame) -> pd.DataFrame:
+    """The state totals as a download: a suppressed count as its label ('<10', 'hidden')."""
+    return privacy.with_labels(totals)
 
 
 def benchmark_filters(view: queries.Filters, scope: queries.Scope, year: str) -> queries.Filters:

@@ -26,7 +26,7 @@ KPI_LABELS = {
     "partners": "Community partners",
     "volunteers": "Volunteers",
 }
-STUDENT_COUNTS = {"students_served", "case_managed"}  # figures about students: small ones are suppressed
+STUDENT_COUNTS = {"students_served", "case_managed"}  # figures about students: they read their stored status
 TREND_METRICS = ("remained_in_school", "promoted", "graduated")  # the headline rates, as on the Overview
 TREND_LENGTH = 10
 BENCHMARKS = ("affiliate", "state", "nation")
@@ -125,7 +125,8 @@ def years_with_data(totals: pd.DataFrame) -> list[str]:
 
 
 def kpi_cards(totals: pd.DataFrame, year: str, previous: str | None) -> list[Card]:
-    """The headline cards for `year` with the change from `previous`; student counts under 10 show '<10'."""
+    """The headline cards for `year` with the change from `previous`; a student count whose stored status
+    ('<count>_status') suppresses it reads '<10' (small) or 'hidden' (protecting another), with no change."""
     rows = totals.set_index("school_year")
     now = rows.loc[year] if year in rows.index else None
     before = rows.loc[previous] if previous is not None and previous in rows.index else None
@@ -133,24 +134,29 @@ def kpi_cards(totals: pd.DataFrame, year: str, previous: str | None) -> list[Car
     for column, label in KPI_LABELS.items():
         value = _number(now, column)
         last = _number(before, column)
-        small = column in STUDENT_COUNTS and (_is_small(value) or _is_small(last))
-        shown = privacy.suppressed_label() if column in STUDENT_COUNTS and _is_small(value) else _compact(value)
-        delta = None if small or value is None or last is None else compact(value - last)
+        hidden = _count_hidden(now, column, value)
+        suppressed = hidden is not None or _count_hidden(before, column, last) is not None
+        shown = hidden or _compact(value)
+        delta = None if suppressed or value is None or last is None else compact(value - last)
         why = f"Change from {previous}." if delta is not None else "No comparable figure for the year before."
-        if small:
-            why = "Fewer than 10 students this year or the year before: the figure and its change are suppressed."
+        if suppressed:
+            why = ("Suppressed this year or the year before (fewer than 10 students, or hidden so a total cannot "
+                   "reveal a smaller group): the figure's change is not shown.")  # fmt: skip
         cards.append(Card(label, shown, delta, why))
     return cards
+
+
+def _count_hidden(row: pd.Series | None, column: str, value: float | None) -> str | None:
+    """The label of a student count its stored status suppresses ('<10', 'hidden'), else None."""
+    if column not in STUDENT_COUNTS or row is None or value is None:
+        return None
+    return privacy.count_label(row.get(f"{column}_status"))
 
 
 def _number(row: pd.Series | None, column: str) -> float | None:
     if row is None or column not in row or pd.isna(row[column]):
         return None
     return float(row[column])
-
-
-def _is_small(value: float | None) -> bool:
-    return value is not None and 0 < value < privacy.DEFAULT_THRESHOLD
 
 
 def _compact(value: float | None) -> str:
@@ -161,16 +167,22 @@ def _count_label(value: object) -> str:
     return privacy.suppressed_label() if pd.isna(value) else f"{int(value):,}"
 
 
+def _count_text(value: object) -> str:
+    """A count from privacy.with_labels as text: its label as it is, a number with thousands separators."""
+    return value if isinstance(value, str) else f"{int(value):,}"
+
+
 def schools_table(schools: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The schools reporting this year as a display table, and how many of the affiliate's schools did not report.
 
-    Students served under 10 are '<10', and one more school is hidden with it so the total cannot give it away.
+    Students served reads its stored status: '<10' when small, 'hidden' when hidden so the total cannot give a
+    small school away.
     """
     reporting = schools[schools["students_served"].notna()].reset_index(drop=True)
-    safe = privacy.suppress_counts(reporting, ["students_served"], groups=[[]])
+    safe = privacy.with_labels(privacy.published_counts(reporting))
     table = pd.DataFrame({
         "School": safe["name"],
-        "Students served": safe["students_served"].map(_count_label),
+        "Students served": safe["students_served"].map(_count_text),
         "City": safe["city"],
         "Level": safe["level"].map(_words),
         "Locale": safe["locale"].map(_words),
@@ -184,13 +196,15 @@ def _words(value: str) -> str:
 
 
 def tiers_over_time(by_tier: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Students by tier and year for the chart (suppressed counts missing) and for the table ('<10' labels)."""
-    safe = privacy.suppress_counts(by_tier, ["students"], groups=[["school_year"]])
-    chart = safe.assign(students=safe["students"].astype(float))
+    """Students by tier and year for the chart (suppressed counts missing) and for the table ('<10' or 'hidden'
+    labels, from each count's stored status)."""
+    safe = privacy.published_counts(by_tier)
+    chart = safe.assign(students=safe["students"].astype("Float64").astype(float))
+    labelled = privacy.with_labels(safe)
     table = pd.DataFrame({
         "school_year": safe["school_year"],
         "tier": safe["tier"].map(TIER_NAMES),
-        "students": safe["students"].map(_count_label),
+        "students": labelled["students"].map(_count_text),
     })  # fmt: skip
     return chart, table
 

@@ -120,7 +120,7 @@ def _school_cells(metric: str) -> list[sa.ColumnElement[bool]]:
 
 
 def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries.EVERYTHING) -> pd.DataFrame:
-    """Schools in scope with a row in `year`: school_id, students_served."""
+    """Schools in scope with a row in `year`: school_id, students_served, students_served_status (stored)."""
     sy = school_years.c
     stmt = (
         sa.select(sy.school_id, sy.students_served)
@@ -130,7 +130,8 @@ def students_served(engine: sa.Engine, year: str, scope: queries.Scope = queries
     )
     frame = queries.read_frame(engine, stmt)
     frame["students_served"] = frame["students_served"].astype("int64")
-    return frame
+    statuses = queries.count_status(engine, queries.Filters(school_years=(year,)), scope, "school")
+    return queries.with_count_status(frame, statuses[["school_id", "students_served_status"]])
 
 
 def school_keys(engine: sa.Engine) -> pd.DataFrame:
@@ -243,12 +244,14 @@ def school_table(
 ) -> pd.DataFrame:
     """Every school in scope with a row in `year`: served, eligible, rate, change and trend, best rate first.
 
-    `rates` is suppressed_school_rates over the scope. Students served below the threshold is hidden too.
-    Columns: school_id, school, city, state, students_served, served_hidden, eligible, rate, rate_label,
-    suppressed, change, trend. Suppressed values are <NA>/NaN, never a number.
+    `rates` is suppressed_school_rates over the scope. Students served is blanked where its stored status
+    (students_served_status) suppresses it; served_label is then its label ('<10' or 'hidden').
+    Columns: school_id, school, city, state, students_served, served_hidden, served_label, eligible, rate,
+    rate_label, suppressed, change, trend. Suppressed values are <NA>/NaN, never a number.
     """
-    served = privacy.suppress_counts(served, ["students_served"], groups=[[]])
+    served = privacy.published_counts(served[["school_id", "students_served", "students_served_status"]])
     served = served.rename(columns={"suppressed": "served_hidden"})
+    served["served_label"] = served["students_served_status"].map(privacy.count_label)
     current = rates[rates["school_year"] == year].assign(exact=lambda f: _exact(f))
     before = rates[rates["school_year"] == previous_year].assign(before=lambda f: _exact(f))
     out = (
@@ -263,20 +266,19 @@ def school_table(
     out = out.rename(columns={"name": "school"}).sort_values(
         ["rate", "school"], ascending=[False, True], na_position="last"
     )
-    cols = ["school_id", "school", "city", "state", "students_served", "served_hidden", "eligible", "rate",
-            "rate_label", "suppressed", "change", "trend"]  # fmt: skip
+    cols = ["school_id", "school", "city", "state", "students_served", "served_hidden", "served_label", "eligible",
+            "rate", "rate_label", "suppressed", "change", "trend"]  # fmt: skip
     return out[cols].reset_index(drop=True)
 
 
 def export_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The school table as text for the CSV: '<10' in place of every hidden value, rates as shown."""
-    hidden = privacy.SUPPRESSED
+    """The school table as text for the CSV: '<10' or 'hidden' in place of every hidden value, rates as shown."""
     out = pd.DataFrame({
         "School ID": table["school_id"],
         "School": table["school"],
         "City": table["city"],
         "State": table["state"],
-        "Students served": [hidden if h else f"{int(v)}" for v, h in zip(table["students_served"], table["served_hidden"], strict=True)],
+        "Students served": [lab if h else f"{int(v)}" for v, h, lab in zip(table["students_served"], table["served_hidden"], table["served_label"], strict=True)],
         "Eligible students": [_hidden_label(r) if s else ("" if pd.isna(v) else f"{int(v)}") for v, s, r in zip(table["eligible"], table["suppressed"], table["rate_label"], strict=True)],
         "Rate": table["rate_label"],
         "Change (pts)": [_points(c) for c in table["change"]],
@@ -327,6 +329,8 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
     complement = table["rate_label"] == privacy.HIDDEN_LABEL
     shown.loc[complement, ["Rate", "Eligible students"]] = COMPLEMENT_VALUE
     shown.loc[no_data, ["Rate", "Eligible students"]] = NO_DATA_VALUE
+    # A count hidden only to protect another reads 'hidden', not '<10'.
+    shown.loc[table["served_label"] == privacy.HIDDEN_LABEL, "Students served"] = COMPLEMENT_VALUE
     counts = ["Students served", "Eligible students"]
     # Top/bottom coded rates read as their range ('>=95%'), not as the coded number behind them.
     coded = (

@@ -234,3 +234,127 @@ def test_coded_ranges_hold_three_counts(n: int) -> None:
     assert hi == n and hi - lo + 1 >= 3
     lo, hi = disclosure.coded_range(n, 0)
     assert lo == 0 and hi - lo + 1 >= 3
+
+
+# Student counts: what the Overview, the Map and the affiliate profile show of students served, combined.
+
+COUNT_YEAR = "2022-23"
+
+
+def _exact(values: pd.Series) -> pd.Series:
+    """A displayed count as a number where the page shows one exactly, else NaN ('<10', 'hidden', blank)."""
+    return pd.to_numeric(values.astype(str).str.replace(",", ""), errors="coerce")
+
+
+def overview_by_state(engine, view: Filters, year: str) -> pd.DataFrame:
+    """The Overview's 'Students served by state' CSV for a board member (as app_pages/overview.py builds it)."""
+    frame = queries.kpi_totals(engine, view.with_years(year), queries.EVERYTHING, "state")
+    return privacy.with_labels(privacy.published_counts(frame))
+
+
+def map_places(engine, view: Filters, year: str) -> pd.DataFrame:
+    """The Map's places (affiliate and school popups, and its CSV) for a board member."""
+    from dashboard.views import map as map_view
+
+    return map_view.places(queries.map_schools(engine, view, queries.EVERYTHING, year),
+                           queries.map_affiliates(engine, view, queries.EVERYTHING, year), None)  # fmt: skip
+
+
+def profile_schools(engine, affiliate: str, year: str) -> pd.Series:
+    """The profile's schools table: students served per school as shown, keyed by school id."""
+    from dashboard.views import profile as profile_view
+
+    listed = queries.affiliate_school_list(engine, affiliate, year)
+    table, _silent = profile_view.schools_table(listed)
+    ids = listed.loc[listed["students_served"].notna(), "school_id"].to_numpy()
+    return pd.Series(table["Students served"].to_numpy(), index=ids)
+
+
+def _raw_served(raw, year: str) -> pd.DataFrame:
+    sy = raw["school_years"]
+    return sy[sy["school_year"] == year].merge(raw["schools"], on="school_id")
+
+
+def test_the_map_with_and_without_a_level_filter_and_the_profile_give_no_school_count_back(sqlite_engine, raw) -> None:
+    """An affiliate's students served and case-managed students (its Map popup) less its schools shown on the Map,
+    on the Map filtered to one level, or (served) on its profile: no suppressed school may be the only one left."""
+    served = _raw_served(raw, COUNT_YEAR)
+    truth = served.set_index("school_id")[["students_served", "tier3_students"]].rename(
+        columns={"tier3_students": "case_managed"})  # fmt: skip
+    leaks, attacked = [], 0
+    for affiliate in _affiliates(raw):
+        mine = Filters(affiliates=(affiliate,))
+        places = map_places(sqlite_engine, mine, COUNT_YEAR)
+        views = [places] + [
+            map_places(sqlite_engine, replace(mine, levels=(level,)), COUNT_YEAR)
+            for level in sorted(served.loc[served["affiliate_id"] == affiliate, "level"].unique())
+        ]
+        profile = profile_schools(sqlite_engine, affiliate, COUNT_YEAR)
+        for column in ("students_served", "case_managed"):
+            total = _exact(places.loc[places["layer"] == "affiliate", column])
+            if total.empty or total.isna().all():
+                continue
+            assert int(total.iloc[0]) == truth.loc[served.loc[served["affiliate_id"] == affiliate, "school_id"],
+                                                   column].sum()  # fmt: skip
+            known = pd.Series(np.nan, index=places.loc[places["layer"] == "school", "place_id"].to_numpy())
+            for view in views:
+                on_map = view[view["layer"] == "school"].set_index("place_id")[column]
+                known = known.fillna(_exact(on_map).reindex(known.index))
+            if column == "students_served":
+                known = known.fillna(_exact(profile).reindex(known.index))
+            assert (known.dropna() == truth.loc[known.dropna().index, column]).all()  # the true figures
+            unknown = known.index[known.isna()]
+            attacked += len(unknown) > 0
+            if len(unknown) == 1:
+                recovered = int(total.iloc[0] - known.sum())
+                assert recovered == truth.loc[unknown[0], column]  # the attack is real
+                leaks.append((affiliate, column, unknown[0], recovered))
+    assert attacked > 0  # some school was suppressed: the attack had something to find
+    assert leaks == []
+
+
+def test_a_state_on_the_overview_less_its_affiliates_on_the_map_gives_none_back(sqlite_engine, raw) -> None:
+    """The Overview's students served and case-managed by state less the state's affiliates shown on the Map."""
+    served = _raw_served(raw, COUNT_YEAR).rename(columns={"tier3_students": "case_managed"})
+    by_state = overview_by_state(sqlite_engine, Filters(), COUNT_YEAR).set_index("state")
+    leaks = []
+    for state in sorted(served["state"].unique()):
+        places = map_places(sqlite_engine, Filters(states=(state,)), COUNT_YEAR)
+        for column in ("students_served", "case_managed"):
+            truth = served.groupby("affiliate_id")[column].sum()
+            total = _exact(by_state.loc[[state], column]).iloc[0]
+            if np.isnan(total):
+                continue
+            assert total == served.loc[served["state"] == state, column].sum()
+            shown_affiliates = _exact(places[places["layer"] == "affiliate"].set_index("place_id")[column])
+            assert (shown_affiliates.dropna() == truth.loc[shown_affiliates.dropna().index]).all()
+            unknown = shown_affiliates.index[shown_affiliates.isna()]
+            if len(unknown) == 1:
+                leaks.append((state, column, unknown[0], int(total - shown_affiliates.sum())))
+    assert leaks == []
+
+
+def test_a_level_filter_gives_no_affiliate_or_state_count_back(sqlite_engine, raw) -> None:
+    """The Map's affiliates and the Overview's states with every level, and with every level but one: the
+    difference is that level's students, which must not come back when it is fewer than 10."""
+    served = _raw_served(raw, COUNT_YEAR).rename(columns={"tier3_students": "case_managed"})
+    levels = list(contract.LEVELS)
+    leaks = []
+    for column in ("students_served", "case_managed"):
+        every_map = map_places(sqlite_engine, Filters(), COUNT_YEAR)
+        every_map = _exact(every_map[every_map["layer"] == "affiliate"].set_index("place_id")[column])
+        every_state = _exact(overview_by_state(sqlite_engine, Filters(), COUNT_YEAR).set_index("state")[column])
+        for left_out in levels:
+            rest = Filters(levels=tuple(v for v in levels if v != left_out))
+            part = map_places(sqlite_engine, rest, COUNT_YEAR)
+            part = _exact(part[part["layer"] == "affiliate"].set_index("place_id")[column])
+            diff = (every_map - part.reindex(every_map.index).fillna(0)).dropna()
+            leaks += [("affiliate_id", i, column, left_out, d) for i, d in diff.items()
+                      if 0 < d < privacy.DEFAULT_THRESHOLD]  # fmt: skip
+            state_part = _exact(overview_by_state(sqlite_engine, rest, COUNT_YEAR).set_index("state")[column])
+            diff = (every_state - state_part.reindex(every_state.index).fillna(0)).dropna()
+            leaks += [("state", i, column, left_out, d) for i, d in diff.items() if 0 < d < privacy.DEFAULT_THRESHOLD]
+    assert served.groupby(["affiliate_id", "level"])["case_managed"].sum().between(1, 9).any()  # cells to protect
+    for kind, place, column, level, d in leaks:  # each difference is a true small slice: the attack is real
+        assert served[(served[kind] == place) & (served["level"] == level)][column].sum() == d
+    assert leaks == []

@@ -314,5 +314,24 @@ def test_a_single_rate_is_suppressed_coded_or_shown() -> None:
     assert privacy.shown_rate(9, 9, threshold=5) == "100%"  # under 10 no range holds three counts
 
 
-def test_a_single_count_is_suppressed_only_between_one_and_the_threshold() -> None:
-    assert [privacy.shown_count(v) for v in (0, 1, 9, 10, 5000)] == [None, "<10", "<10", None, None]
+def test_published_counts_apply_the_stored_status_and_decide_nothing() -> None:
+    frame = pd.DataFrame({
+        "state": ["AA", "BB", "CC", "DD"],
+        "students_served": [5, 500, 3, 40],  # 3 marked shown: the stored decision stands, nothing is re-decided
+        "students_served_status": ["small", "hidden", "shown", "shown"],
+        "case_managed": [1, 60, 0, 7],
+        "case_managed_status": ["small", "shown", "shown", "small"],
+        "schools": [1, 2, 3, 4],
+    })  # fmt: skip
+    out = privacy.published_counts(frame)
+    assert out["students_served"].isna().tolist() == [True, True, False, False]
+    assert out["case_managed"].isna().tolist() == [True, False, False, True]
+    assert out["suppressed"].tolist() == [True, True, False, True]
+    assert out["schools"].tolist() == [1, 2, 3, 4]  # not a count of students
+    labelled = privacy.with_labels(out)
+    assert labelled["students_served"].tolist() == ["<10", "hidden", 3, 40]  # hidden protects another: not '<10'
+    assert labelled["case_managed"].tolist() == ["<10", 60, 0, "<10"]
+    assert not [c for c in labelled.columns if c.endswith("_status")]
+    with pytest.raises(KeyError, match="stored status"):
+        privacy.published_counts(frame.drop(columns="case_managed_status"))
+    assert [privacy.count_label(s) for s in ("shown", "small", "hidden", None)] == [None, "<10", "hidden", "hidden"]

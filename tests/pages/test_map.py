@@ -44,20 +44,23 @@ def test_the_data_behind_the_map_matches_the_raw_tables(app: AppTest, raw) -> No
 
     schools = places[places["layer_kind"] == "school"].set_index("place_id")
     assert set(schools.index) == set(served["school_id"])
-    shown = schools.loc[~schools["suppressed"], "students_served"].astype(int)
-    assert (shown == served.set_index("school_id").loc[shown.index, "students_served"]).all()
     raw_served = served.set_index("school_id").loc[schools.index]
-    small = raw_served[["students_served", "tier3_students"]].apply(lambda c: c.between(1, 9)).any(axis=1)
-    assert schools.loc[small[small].index, "suppressed"].all()  # every small cell hidden
-    assert schools.loc[schools["suppressed"], "students_served"].isna().all()
-    # complementary hiding adds at most one school per affiliate with a small cell
-    extra = schools["suppressed"] & ~small
-    assert extra.sum() <= raw_served.loc[small, "affiliate_id"].nunique()
+    for column, raw_column in (("students_served", "students_served"), ("case_managed", "tier3_students")):
+        values = schools[column].astype(str)
+        labelled = values.isin(["<10", "hidden"])
+        shown = schools.loc[~labelled, column].astype(int)
+        assert (shown == raw_served.loc[shown.index, raw_column]).all()
+        small = raw_served[raw_column].between(1, 9)
+        assert (values[small] == "<10").all()  # every small count reads '<10', never its number
+        assert (values[~small & labelled] == "hidden").all()  # a complement is not fewer than 10: 'hidden'
+        assert schools.loc[labelled, "suppressed"].all()
+    assert (schools["case_managed"].astype(str) == "<10").any()  # the network has small counts to hide
 
     affiliates = places[places["layer_kind"] == "affiliate"].set_index("place_id")
     expected = served.groupby("affiliate_id")["students_served"].sum()
     assert set(affiliates.index) == set(expected.index)
-    assert (affiliates.loc[~affiliates["suppressed"], "students_served"] == expected).dropna().all()
+    shown = affiliates.loc[~affiliates["students_served"].astype(str).isin(["<10", "hidden"]), "students_served"]
+    assert len(shown) and (shown.astype(int) == expected.loc[shown.index]).all()
 
     ps = raw["partnerships"]
     partners = places[places["layer_kind"] == "partner"].set_index("place_id")

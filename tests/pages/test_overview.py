@@ -234,3 +234,42 @@ def test_one_small_school_in_view_leaves_no_small_count_in_charts_or_downloads(a
     spec = json.loads(app.get("plotly_chart")[1].proto.spec)
     tier3 = next(t for t in spec["data"] if t["name"].startswith("Tier 3"))
     assert all(v is None or v >= 10 or v == 0 for v in _plotly_values(tier3["y"]) if v == v)
+
+
+def test_student_counts_read_their_stored_status_on_cards_and_downloads(app: AppTest, raw) -> None:
+    """An affiliate filtered to one level with fewer than 10 case-managed students: the card reads '<10' with no
+    change, the downloads carry labels, and every number left is the raw one (a complement reads 'hidden')."""
+    sy = raw["school_years"].merge(raw["schools"], on="school_id")
+    year = sorted(sy["school_year"].unique())[-1]
+    now = sy[sy["school_year"] == year]
+    by_slice = now.groupby(["affiliate_id", "level"])["tier3_students"].sum()
+    small = by_slice[by_slice.between(1, 9)]
+    assert not small.empty, "the test network should hold an affiliate level with fewer than 10 case-managed"
+    affiliate, level = small.index[0]
+    app.query_params["aff"] = affiliate
+    app.query_params["level"] = level
+    app.run()
+    assert not app.exception
+    metrics = {m.label: m for m in app.metric}
+    card = metrics["Case-managed students (tier 3)"]
+    assert card.value == "<10" and not card.proto.delta
+    mine = now[(now["affiliate_id"] == affiliate) & (now["level"] == level)]
+    frames = [df.value for df in app.dataframe]
+    by_year = next(f for f in frames if "volunteers" in f.columns and "state" not in f.columns)
+    row = by_year[by_year["school_year"] == year].iloc[0]
+    assert row["case_managed"] == "<10"
+    for column, raw_column in (("students_served", "students_served"), ("tier1_students", "tier1_students"),
+                               ("tier2_students", "tier2_students"), ("enrollment", "enrollment")):  # fmt: skip
+        truth = int(mine[raw_column].sum())
+        assert str(row[column]) in ({"<10"} if 0 < truth < 10 else {"hidden", str(truth)}), column
+    # Every state with and without a complement: numbers are the raw ones, '<10' small, 'hidden' 10 or more.
+    app.query_params.pop("aff")
+    app.run()
+    assert not app.exception
+    by_state = next(df.value for df in app.dataframe if "state" in df.value.columns)
+    truth = now[now["level"] == level].groupby("state")["tier3_students"].sum()
+    shown = by_state.set_index("state")["case_managed"].astype(str)
+    assert (shown[truth.loc[shown.index].between(1, 9)] == "<10").all()
+    assert (truth.loc[shown.index[shown == "hidden"]] >= 10).all()
+    exact = shown[~shown.isin(["<10", "hidden"])]
+    assert (exact.astype(int) == truth.loc[exact.index]).all()

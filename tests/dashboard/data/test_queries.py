@@ -178,3 +178,36 @@ def test_driver_booleans_read_as_sqlalchemy_reads_them() -> None:
     assert queries._as_booleans(pd.Series([1, 0, 1])).tolist() == [True, False, True]
     assert queries._as_booleans(pd.Series([True, False])).dtype == bool
     assert queries._as_booleans(pd.Series([1, None, 0])).tolist() == [True, None, False]  # a left join's missing row
+
+
+def test_count_status_marks_every_small_count_and_sums_cells_only_when_all_are_shown(engine, raw) -> None:
+    """Student counts' stored status: a count of 1-9 students is small wherever one cell holds it; a view of
+    several cells (two levels) is shown only when every part is, else hidden (never small: it is a sum)."""
+    year = "2022-23"
+    sy = raw["school_years"].merge(raw["schools"], on="school_id")
+    sy = sy[sy["school_year"] == year].rename(columns={"tier3_students": "case_managed"})
+    columns = ["students_served", "tier1_students", "tier2_students", "case_managed", "enrollment"]
+    keys = ["affiliate_id", "school_year"]
+    for level in ("high", "middle"):
+        status = queries.count_status(engine, Filters(school_years=(year,), levels=(level,)), level="affiliate")
+        truth = sy[sy["level"] == level].groupby("affiliate_id")[columns].sum()
+        status = status.set_index("affiliate_id")
+        assert set(status.index) == set(truth.index)
+        for column in columns:
+            small = truth[column].between(1, 9)
+            assert (status.loc[small[small].index, f"{column}_status"] == "small").all(), column
+            assert (status.loc[small[~small].index, f"{column}_status"] != "small").all(), column
+    parts = [queries.count_status(engine, Filters(school_years=(year,), levels=(v,)), level="affiliate")
+             .set_index(keys) for v in ("high", "middle")]  # fmt: skip
+    both = queries.count_status(engine, Filters(school_years=(year,), levels=("high", "middle")), level="affiliate")
+    both = both.set_index(keys)
+    common = parts[0].index.intersection(parts[1].index)
+    assert len(common)
+    for column in (f"{c}_status" for c in columns):
+        shown = (parts[0].loc[common, column] == "shown") & (parts[1].loc[common, column] == "shown")
+        assert (both.loc[common, column] == np.where(shown, "shown", "hidden")).all(), column
+    # The counts cover every tier: a tier filter does not change them.
+    assert queries.count_status(engine, Filters(school_years=(year,), tiers=(3,))).equals(
+        queries.count_status(engine, Filters(school_years=(year,))))  # fmt: skip
+    totals = queries.kpi_totals(engine, Filters(school_years=(year,), levels=("high", "middle")), level="affiliate")
+    assert (totals.set_index(keys)[[f"{c}_status" for c in columns]].sort_index() == both.sort_index()).all().all()

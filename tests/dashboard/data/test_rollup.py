@@ -51,9 +51,13 @@ def test_rollup_answers_equal_the_fact_tables(engine: sa.Engine, raw) -> None:
             # only where all six are (queries.view_cells).
             pd.testing.assert_frame_equal(_sorted(fast.drop(columns="status")), _sorted(slow.drop(columns="status")),
                                           check_dtype=False)  # fmt: skip
+        # So do the counts' statuses, for the same reason.
         fast = queries.kpi_totals(engine, filters, scope, level)
         slow = queries.kpi_totals(engine, facts, scope, level)
-        pd.testing.assert_frame_equal(_sorted(fast), _sorted(slow), check_dtype=False)
+        statuses = [c for c in fast.columns if c.endswith("_status")]
+        assert statuses
+        pd.testing.assert_frame_equal(_sorted(fast.drop(columns=statuses)), _sorted(slow.drop(columns=statuses)),
+                                      check_dtype=False)  # fmt: skip
 
 
 def test_partner_rollup_answers_equal_the_fact_tables(engine: sa.Engine, raw) -> None:

@@ -115,17 +115,34 @@ def _places(frames, schools=None) -> pd.DataFrame:
 
 def test_small_counts_are_suppressed_in_popups_and_download(frames) -> None:
     schools = frames["schools"].copy()
-    schools.loc[schools.index[0], ["students_served", "case_managed"]] = [7, 2]
+    first_id = schools["school_id"].iloc[0]
+    other = schools[(schools["affiliate_id"] == schools["affiliate_id"].iloc[0]) & (schools["school_id"] != first_id)]
+    assert len(other)
+    # The stored decision is applied as it is: a small school, and one more hidden to protect it.
+    schools.loc[schools.index[0], ["students_served_status", "case_managed_status"]] = ["small", "small"]
+    schools.loc[other.index[0], ["students_served_status", "case_managed_status"]] = ["hidden", "shown"]
     places = _places(frames, schools)
-    first = places[(places["layer"] == "school") & (places["place_id"] == schools["school_id"].iloc[0])].iloc[0]
-    assert first["suppressed"] and pd.isna(first["students_served"])
-    # the affiliate's other schools hide one more, so its total cannot reveal the small one
-    same = places[(places["layer"] == "school") & (places["affiliate_id"] == first["affiliate_id"])]
-    assert same["suppressed"].sum() >= 2 or len(same) == 1
+    school_rows = places[places["layer"] == "school"].set_index("place_id")
+    first, second = school_rows.loc[first_id], school_rows.loc[other["school_id"].iloc[0]]
+    assert first["suppressed"] and pd.isna(first["students_served"]) and pd.isna(first["case_managed"])
+    assert second["suppressed"] and pd.isna(second["students_served"])
+    assert second["case_managed"] == other["case_managed"].iloc[0]  # each count has its own status
     rows = {r[2]: r for r in map_view.layer_rows(places, "school")}
-    assert rows[first["place_id"]][5][:2] == ["<10", "<10"]
-    exported = map_view.export_frame(places)
-    assert pd.isna(exported.loc[exported["place_id"] == first["place_id"], "students_served"]).all()
+    assert rows[first_id][5][:2] == ["<10", "<10"]
+    assert rows[other["school_id"].iloc[0]][5][0] == "hidden"  # hidden only to protect another: not '<10'
+    exported = map_view.export_frame(places).set_index("place_id")
+    assert exported.loc[first_id, ["students_served", "case_managed"]].tolist() == ["<10", "<10"]
+    assert exported.loc[other["school_id"].iloc[0], "students_served"] == "hidden"
+    assert not [c for c in exported.columns if c.endswith("_status")]
+
+
+def test_the_map_decides_no_suppression_of_its_own(frames) -> None:
+    """A count whose stored status is shown is shown, whatever its size: the decision was made with the cells."""
+    schools = frames["schools"].copy()
+    schools.loc[schools.index[0], ["students_served", "case_managed"]] = [7, 2]
+    schools.loc[schools.index[0], ["students_served_status", "case_managed_status"]] = ["shown", "shown"]
+    row = _places(frames, schools).query("layer == 'school'").iloc[0]
+    assert not row["suppressed"] and (row["students_served"], row["case_managed"]) == (7, 2)
 
 
 def test_state_totals_count_every_school_and_colour_by_class(frames, raw) -> None:

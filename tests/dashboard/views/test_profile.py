@@ -137,9 +137,14 @@ def test_trend_years_end_at_the_chosen_year() -> None:
 
 def test_kpi_cards_suppress_small_student_counts_and_their_change() -> None:
     base = {"schools": 2, "partners": 3, "volunteers": 4}
+    shown = {"students_served_status": "shown"}
     totals = pd.DataFrame([
-        {"school_year": "2021-22", "students_served": 120, "case_managed": 7, **base},
-        {"school_year": "2022-23", "students_served": 150, "case_managed": 12, **base},
+        {"school_year": "2021-22", "students_served": 120, "case_managed": 7, "case_managed_status": "small",
+         **shown, **base},
+        {"school_year": "2022-23", "students_served": 150, "case_managed": 12, "case_managed_status": "shown",
+         **shown, **base},
+        {"school_year": "2023-24", "students_served": 160, "case_managed": 15, "case_managed_status": "hidden",
+         **shown, **base},
     ])  # fmt: skip
     cards = {c.label: c for c in profile_view.kpi_cards(totals, "2022-23", "2021-22")}
     assert cards["Students served"].value == "150" and cards["Students served"].delta == "30"
@@ -148,6 +153,13 @@ def test_kpi_cards_suppress_small_student_counts_and_their_change() -> None:
     cards = {c.label: c for c in profile_view.kpi_cards(totals, "2021-22", None)}
     assert cards["Case-managed (tier 3)"].value == privacy.SUPPRESSED
     assert cards["Volunteers"].value == "4"  # not a count of students
+    # Hidden to protect another count: 'hidden', not '<10', and no change either way.
+    cards = {c.label: c for c in profile_view.kpi_cards(totals, "2023-24", "2022-23")}
+    assert cards["Case-managed (tier 3)"].value == privacy.HIDDEN_LABEL
+    assert cards["Case-managed (tier 3)"].delta is None
+    # Without a stored status a student count is not shown.
+    cards = {c.label: c for c in profile_view.kpi_cards(totals.drop(columns="case_managed_status"), "2022-23", None)}
+    assert cards["Case-managed (tier 3)"].value == privacy.HIDDEN_LABEL
 
 
 def test_kpi_cards_for_a_year_without_data_show_dashes() -> None:
@@ -166,10 +178,12 @@ def test_schools_table_hides_a_small_school_and_one_more() -> None:
         "locale": "city",
         "title_i": True,
         "students_served": pd.array([5, 40, 300, None], dtype="Int64"),
+        "students_served_status": ["small", "hidden", "shown", "hidden"],
     })  # fmt: skip
     table, silent = profile_view.schools_table(schools)
     assert silent == 1 and list(table["School"]) == ["A", "B", "C"]
-    assert list(table["Students served"]) == [privacy.SUPPRESSED, privacy.SUPPRESSED, "300"]
+    # B is hidden only to protect A: it reads 'hidden', never '<10'.
+    assert list(table["Students served"]) == [privacy.SUPPRESSED, privacy.HIDDEN_LABEL, "300"]
 
 
 def test_benchmark_bars_show_a_small_cell_as_suppressed_never_zero() -> None:

@@ -162,10 +162,11 @@ def test_percentile_rank_counts_ties_half_and_ordinals() -> None:
         "1st", "2nd", "3rd", "11th", "12th", "13th", "21st", "72nd", "100th"]  # fmt: skip
 
 
-def _table() -> pd.DataFrame:
+def _table(served_status: tuple[str, ...] = ("shown",) * 4) -> pd.DataFrame:
     directory = pd.DataFrame({"school_id": ["A", "B", "C", "D"], "name": ["Ash", "Birch", "Cedar", "Dogwood"],
                               "city": ["X"] * 4, "state": ["NC"] * 4})  # fmt: skip
-    served = pd.DataFrame({"school_id": ["A", "B", "C", "D"], "students_served": [300, 250, 120, 90]})
+    served = pd.DataFrame({"school_id": ["A", "B", "C", "D"], "students_served": [300, 250, 120, 90],
+                           "students_served_status": list(served_status)})  # fmt: skip
     rates = pd.DataFrame({
         "school_id": ["A", "B", "C", "D", "A", "B", "C", "D"],
         "school_year": ["2023-24"] * 4 + ["2024-25"] * 4,
@@ -192,6 +193,19 @@ def test_school_table_hides_small_cells_everywhere_including_the_csv() -> None:
     assert csv.loc["A", "Rate"] == "86%"
     html = schools_view.styled_table(_table()).to_html()
     assert html.count("><10</td>") == 2 and html.count(">hidden</td>") == 2  # C, then D: eligible and rate
+
+
+def test_students_served_reads_its_stored_status() -> None:
+    """The stored decision, not the size: B is small, C hidden to protect it, D (90) shown."""
+    table = _table(("shown", "small", "hidden", "shown")).set_index("school_id")
+    assert table.loc[["B", "C"], "students_served"].isna().all() and table.loc[["B", "C"], "served_hidden"].all()
+    assert table.loc["D", "students_served"] == 90 and not table.loc["D", "served_hidden"]
+    csv = schools_view.export_table(_table(("shown", "small", "hidden", "shown"))).set_index("School ID")
+    assert csv["Students served"].to_dict() == {"A": "300", "B": privacy.SUPPRESSED, "C": privacy.HIDDEN_LABEL,
+                                                "D": "90"}  # fmt: skip
+    shown = schools_view.styled_table(_table(("shown", "small", "hidden", "shown"))).data.set_index("School")
+    assert shown.loc["Birch", "Students served"] == schools_view.HIDDEN_VALUE  # drawn as '<10'
+    assert shown.loc["Cedar", "Students served"] == schools_view.COMPLEMENT_VALUE  # drawn as 'hidden'
 
 
 def test_figures_carry_labels_not_hidden_numbers() -> None:
