@@ -101,11 +101,12 @@ def test_a_hostile_name_shows_as_text_in_its_popup(browser, tmp_path) -> None:
         "city": "Raleigh", "affiliate_id": "A1", "latitude": 35.78, "longitude": -78.64,
         "approximate_location": True, "placed_at_school": "", "schools": pd.NA, "students_served": 1234,
         "case_managed": 56, "partners": 3, "in_kind_usd": float("nan"), "volunteer_hours": float("nan"),
-        "suppressed": False,
+        "suppressed": False, "students_served_status": "shown", "case_managed_status": "shown",
     }  # fmt: skip
     places = pd.DataFrame([school], columns=map_view.PLACE_COLUMNS)
     totals = pd.DataFrame({"state": ["NC"], "state_name": ["North Carolina"], "schools": [1],
-                           "students_served": pd.array([1234], dtype="Int64"), "suppressed": [False]})  # fmt: skip
+                           "students_served": pd.array([1234], dtype="Int64"), "suppressed": [False],
+                           "students_served_status": ["shown"]})  # fmt: skip
     settings = map_view.MapSettings(asset_base=map_view.STATIC.as_uri() + "/")
     html_file = tmp_path / "map.html"
     html_file.write_text(map_view.render_html(map_view.build_map(places, totals, "2022-23", settings)))
