@@ -129,6 +129,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)
         return report
     st.cache_data.clear()
+    _new_undo_round()  # the history below offers the new load first, with nothing ticked
     st.success(f"Load {report.load_id:d} recorded. Every page now shows the new figures.")
     _counts(report, "What the load did, per table:")
     return report
@@ -172,11 +173,23 @@ def template_downloads() -> None:
     st.caption(f"Tables load in this order, so references resolve: {', '.join(contract.TABLES)}.")
 
 
+def _undo_round() -> int:
+    """The undo form's round: its widgets are keyed by it, so after a load or an undo the form starts afresh (newest
+    load chosen, nothing ticked or typed) instead of keeping what the browser last held."""
+    return int(st.session_state.get("undo_round", 0))
+
+
+def _new_undo_round() -> None:
+    st.session_state["undo_round"] = _undo_round() + 1
+
+
 def load_history(engine: sa.Engine) -> None:
-    """Every load, newest first, with an undo for a load still in place."""
+    """Every load, newest first, with an undo for a load still in place: the newest is offered first; a load that
+    holds more than a school year's rows, or the initial build, asks for its id to be typed."""
     if message := st.session_state.pop("undo_message", None):
         st.success(message)
-    history = templates.load_history(engine)
+    everything = templates.load_history(engine)
+    history = everything
     scope = current_scope()
     if scope.affiliates is not None:
         history = history[history["loaded_by"] == current_user()]
@@ -189,9 +202,17 @@ def load_history(engine: sa.Engine) -> None:
     if not undoable:
         st.caption("Every load has been undone.")
         return
-    load_id = st.selectbox("Load to undo", undoable, key="undo_load_id",
+    round_ = _undo_round()
+    load_id = st.selectbox("Load to undo", undoable, index=0, key=f"undo_load_id_{round_}",
                            help="Deletes the rows the load added and restores the rows it changed.")  # fmt: skip
-    sure = st.checkbox(f"Yes, undo load {load_id}", key="undo_confirm")
+    if int(load_id) in templates.undo_needs_typed_id(everything, templates.largest_year_rows(engine)):
+        typed = st.text_input(
+            f"Load {load_id} holds more than a school year's rows (or is the initial build). Type {load_id} to undo it.",
+            key=f"undo_typed_{round_}_{load_id}",
+        )
+        sure = typed.strip() == str(load_id)
+    else:
+        sure = st.checkbox(f"Yes, undo load {load_id}", key=f"undo_confirm_{round_}_{load_id}")
     if st.button("Undo", key="undo_load", disabled=not sure):
         try:
             touched = ingest.undo_load(engine, int(load_id), by=current_user(), scope=scope)
@@ -199,7 +220,7 @@ def load_history(engine: sa.Engine) -> None:
             st.error(f"Load {load_id} was not undone: {markdown_text(exc)}")
             return
         st.cache_data.clear()
-        st.session_state.pop("undo_confirm", None)  # the next undo asks again
+        _new_undo_round()  # the next undo asks again, from the newest load still in place
         st.session_state["undo_message"] = (
             f"Load {load_id} undone ({sum(touched.values()):,} row(s) restored or removed)."
         )

@@ -127,3 +127,31 @@ def load_history(engine: sa.Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=HISTORY_COLUMNS)
+
+
+# Tables whose rows belong to one school year: what "a year's rows" counts.
+YEAR_TABLES = ("school_years", "outcomes", "supports", "partnerships", "finances")
+
+
+def largest_year_rows(engine: sa.Engine) -> int:
+    """Rows of the school year holding the most, summed over the year-keyed tables (0 on an empty database)."""
+    per_year: dict[str, int] = {}
+    with engine.connect() as conn:
+        for name in YEAR_TABLES:
+            t = db.metadata.tables[name]
+            stmt = sa.select(t.c.school_year, sa.func.count()).group_by(t.c.school_year)
+            for year, n in conn.execute(stmt):
+                per_year[year] = per_year.get(year, 0) + int(n)
+    return max(per_year.values(), default=0)
+
+
+def undo_needs_typed_id(history: pd.DataFrame, year_rows: int) -> set[int]:
+    """Ids of the loads still in place whose undo asks for the id to be typed, not a box ticked: the first load
+    recorded (the initial build, which holds the whole network) and any load that added or changed more rows
+    than the largest school year holds. `history` is load_history's frame (every load, not a user's own)."""
+    if history.empty:
+        return set()
+    first = int(history["load_id"].min())
+    rows = history["rows_added"].fillna(0) + history["rows_changed"].fillna(0)
+    big = (history["load_id"] == first) | (rows > year_rows)
+    return {int(i) for i in history.loc[big & (history["status"] == "loaded"), "load_id"]}

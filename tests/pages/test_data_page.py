@@ -91,6 +91,17 @@ def _review(paths: list[Path]) -> AppTest:
                                  default_timeout=60)  # fmt: skip
 
 
+def _review_then_history_script(paths: list[str], user: str) -> None:
+    """The page's upload section on `paths`, then its load history below it, in one run as the page draws them."""
+    from pathlib import Path
+
+    from components import data, upload
+
+    engine = data.engine_or_stop()
+    upload.review(engine, [Path(p) for p in paths], user)
+    upload.load_history(engine)
+
+
 def _loads(engine: sa.Engine) -> list[tuple]:
     with engine.connect() as conn:
         return conn.execute(sa.select(db.loads.c.load_id, db.loads.c.loaded_by, db.loads.c.status)).all()
@@ -106,8 +117,15 @@ def test_page_renders_templates_and_history(engine: sa.Engine) -> None:
     history = at.dataframe[-1].value
     assert history["load_id"].tolist() == [1]
     assert history.iloc[0]["loaded_by"] == "demo" and history.iloc[0]["status"] == "loaded"
-    assert at.selectbox(key="undo_load_id").options == ["1"]
-    assert at.button(key="undo_load")
+    assert at.selectbox(key="undo_load_id_0").options == ["1"]
+    # Load 1 is the initial build, the whole network: its undo asks for the id typed, not a box ticked.
+    assert not [c for c in at.checkbox if str(c.key).startswith("undo_confirm")]
+    assert at.button(key="undo_load").disabled
+    at.text_input(key="undo_typed_0_1").input("2").run()
+    assert at.button(key="undo_load").disabled
+    at.text_input(key="undo_typed_0_1").input("1").run()
+    assert not at.button(key="undo_load").disabled
+    assert _loads(engine) == [(1, "demo", "loaded")]  # typing alone undoes nothing
 
 
 def test_bad_file_lists_problems_and_offers_no_load(engine: sa.Engine, tmp_path: Path) -> None:
@@ -129,9 +147,10 @@ def test_bad_file_lists_problems_and_offers_no_load(engine: sa.Engine, tmp_path:
 def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_path: Path) -> None:
     good = tmp_path / "affiliates.csv"
     good.write_text(AFFILIATES_HEADER + "NEW-1,New affiliate,affiliate,TX,Austin,30.27,-97.74\n")
-    at = _review([good]).run()
+    at = AppTest.from_function(_review_then_history_script, kwargs={"paths": [str(good)], "user": "tester"},
+                               default_timeout=60).run()  # fmt: skip
     assert not at.exception and not at.error
-    counts = at.dataframe[-1].value
+    counts = next(d.value for d in at.dataframe if list(d.value.columns) == ["table", "added", "changed", "unchanged"])
     assert counts.to_dict("records") == [{"table": "affiliates", "added": 1, "changed": 0, "unchanged": 0}]
     assert _loads(engine) == [(1, "demo", "loaded")]  # a check writes nothing
 
@@ -139,17 +158,26 @@ def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_pat
     assert not at.exception
     assert any("Load 2 recorded" in s.value for s in at.success)
     assert _loads(engine) == [(1, "demo", "loaded"), (2, "tester", "loaded")]
+    # Right after the load, the undo form offers that load, not the initial build, with nothing ticked.
+    offered = [b for b in at.selectbox if str(b.key).startswith("undo_load_id")]
+    assert [b.value for b in offered] == [2]
+    assert all(not c.value for c in at.checkbox if str(c.key).startswith("undo_confirm"))
 
     page = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=60).run()
     assert page.dataframe[-1].value["load_id"].tolist() == [2, 1]
-    page.selectbox(key="undo_load_id").set_value(2).run()
+    assert page.selectbox(key="undo_load_id_0").value == 2  # the newest load still in place
     assert page.button(key="undo_load").disabled  # undo needs its confirmation ticked first
-    page.checkbox(key="undo_confirm").check().run()
+    page.checkbox(key="undo_confirm_0_2").check().run()
     page.button(key="undo_load").click().run()
     assert not page.exception
     assert any("Load 2 undone" in s.value for s in page.success)
-    assert page.checkbox(key="undo_confirm").value is False
     assert _loads(engine)[-1] == (2, "tester", "undone")
+    # After the undo the form starts afresh: the initial build is all that is left, asking for its id, nothing
+    # ticked or typed, and the button off.
+    assert page.selectbox(key="undo_load_id_1").value == 1
+    assert all(not c.value for c in page.checkbox if str(c.key).startswith("undo_confirm"))
+    assert page.text_input(key="undo_typed_1_1").value == ""
+    assert page.button(key="undo_load").disabled
     with engine.connect() as conn:
         assert not conn.execute(sa.select(db.affiliates).where(db.affiliates.c.affiliate_id == "NEW-1")).first()
 

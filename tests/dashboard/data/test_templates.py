@@ -81,3 +81,25 @@ def test_load_history_newest_first(tmp_path) -> None:
 def test_every_column_is_explained(table) -> None:
     guide = templates.column_guide()
     assert guide.loc[guide["table"] == table, "column"].tolist() == list(contract.columns(table))
+
+
+def test_largest_year_rows_counts_the_busiest_year_from_the_raw_tables(sqlite_engine) -> None:
+    with sqlite_engine.connect() as conn:
+        frames = {t: pd.read_sql_table(t, conn) for t in templates.YEAR_TABLES}
+    per_year = pd.concat([f["school_year"] for f in frames.values()]).value_counts()
+    assert templates.largest_year_rows(sqlite_engine) == int(per_year.max()) > 0
+
+
+def test_undo_asks_for_the_id_of_the_initial_build_and_of_any_load_bigger_than_a_year() -> None:
+    history = pd.DataFrame(
+        {
+            "load_id": [5, 4, 3, 2, 1],
+            "rows_added": [10, 1_000, 400, 1, 989_710],
+            "rows_changed": [0, 200, 0, None, 0],
+            "status": ["loaded", "loaded", "loaded", "undone", "loaded"],
+        }
+    )
+    # 1,200 rows against a year of 1,000: typed; 400 and 10: ticked; an undone load is not offered at all.
+    assert templates.undo_needs_typed_id(history, year_rows=1_000) == {1, 4}
+    assert templates.undo_needs_typed_id(history, year_rows=5_000) == {1}
+    assert templates.undo_needs_typed_id(history.iloc[:0], year_rows=1_000) == set()
