@@ -58,7 +58,9 @@ def rate_cards(rates: pd.DataFrame, previous: pd.DataFrame | None, metrics: list
         n = privacy.suppressed_label(threshold) if eligible < threshold else f"{eligible:,}"
         if status == "hidden":
             n = privacy.HIDDEN_LABEL
+        # "no change" carries no arrow: an up arrow beside it would read as a rise.
         slot.metric(formatting.LABELS[metric], shown, delta, delta_color=colour,
+                    delta_arrow="off" if colour == "off" else "auto",
                     help=f"n = {n} eligible tier 2 and 3 students")  # fmt: skip
 
 
