@@ -205,11 +205,9 @@ def load_history(engine: sa.Engine) -> None:
     round_ = _undo_round()
     load_id = st.selectbox("Load to undo", undoable, index=0, key=f"undo_load_id_{round_}",
                            help="Deletes the rows the load added and restores the rows it changed.")  # fmt: skip
-    if int(load_id) in templates.undo_needs_typed_id(everything, templates.largest_year_rows(engine)):
-        typed = st.text_input(
-            f"Load {load_id} holds more than a school year's rows (or is the initial build). Type {load_id} to undo it.",
-            key=f"undo_typed_{round_}_{load_id}",
-        )
+    why = templates.undo_needs_typed_id(everything, templates.largest_year_rows(engine)).get(int(load_id))
+    if why:
+        typed = st.text_input(f"{why} Type {load_id} to undo it.", key=f"undo_typed_{round_}_{load_id}")
         sure = typed.strip() == str(load_id)
     else:
         sure = st.checkbox(f"Yes, undo load {load_id}", key=f"undo_confirm_{round_}_{load_id}")

@@ -152,6 +152,7 @@ TRUSTED_NAMES = {
     "preset": "a key of roi.PRESETS, chosen in a selectbox",
     "n": "kpi: a formatted count or the suppressed label",
     "estimate": "roi.PUBLISHED_ESTIMATES, written in code",
+    "why": "Data page: templates.undo_needs_typed_id's fixed text around load ids and row counts",
 }
 
 

@@ -145,13 +145,22 @@ def largest_year_rows(engine: sa.Engine) -> int:
     return max(per_year.values(), default=0)
 
 
-def undo_needs_typed_id(history: pd.DataFrame, year_rows: int) -> set[int]:
-    """Ids of the loads still in place whose undo asks for the id to be typed, not a box ticked: the first load
-    recorded (the initial build, which holds the whole network) and any load that added or changed more rows
+def undo_needs_typed_id(history: pd.DataFrame, year_rows: int) -> dict[int, str]:
+    """The loads still in place whose undo asks for the id to be typed, not a box ticked, each with why: the first
+    load recorded (the initial build, which holds the whole network) and any load that added or changed more rows
     than the largest school year holds. `history` is load_history's frame (every load, not a user's own)."""
     if history.empty:
-        return set()
+        return {}
     first = int(history["load_id"].min())
-    rows = history["rows_added"].fillna(0) + history["rows_changed"].fillna(0)
-    big = (history["load_id"] == first) | (rows > year_rows)
-    return {int(i) for i in history.loc[big & (history["status"] == "loaded"), "load_id"]}
+    rows = (history["rows_added"].fillna(0) + history["rows_changed"].fillna(0)).astype(int)
+    reasons = {}
+    for load_id, n, status in zip(history["load_id"], rows, history["status"], strict=True):
+        if status != "loaded":
+            continue
+        if int(load_id) == first:
+            reasons[int(load_id)] = f"Load {load_id} is the initial build: undoing it removes the whole network."
+        elif n > year_rows:
+            reasons[int(load_id)] = (
+                f"Load {load_id} added or changed {n:,} rows, more than the busiest school year holds ({year_rows:,})."
+            )
+    return reasons

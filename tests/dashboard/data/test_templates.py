@@ -100,6 +100,9 @@ def test_undo_asks_for_the_id_of_the_initial_build_and_of_any_load_bigger_than_a
         }
     )
     # 1,200 rows against a year of 1,000: typed; 400 and 10: ticked; an undone load is not offered at all.
-    assert templates.undo_needs_typed_id(history, year_rows=1_000) == {1, 4}
-    assert templates.undo_needs_typed_id(history, year_rows=5_000) == {1}
-    assert templates.undo_needs_typed_id(history.iloc[:0], year_rows=1_000) == set()
+    asked = templates.undo_needs_typed_id(history, year_rows=1_000)
+    assert set(asked) == {1, 4}
+    assert "initial build" in asked[1]
+    assert "1,200 rows" in asked[4] and "(1,000)" in asked[4]
+    assert set(templates.undo_needs_typed_id(history, year_rows=5_000)) == {1}
+    assert templates.undo_needs_typed_id(history.iloc[:0], year_rows=1_000) == {}
