@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from dashboard import config, formatting, startup
-from dashboard.data import db, queries
+from dashboard.data import db, queries, templates
 from dashboard.views import partners as partners_view
 from dashboard.views import profile as profile_view
 from dashboard.views import schools as schools_view
@@ -38,6 +38,12 @@ def engine_or_stop() -> sa.Engine:
 def is_demo(_engine: sa.Engine) -> bool:
     """Whether the synthetic demo network is loaded."""
     return db.is_demo(_engine)
+
+
+@st.cache_data(show_spinner=False)
+def largest_year_rows(_engine: sa.Engine) -> int:
+    """Cached templates.largest_year_rows: cleared, with every cached read, by each load and undo."""
+    return templates.largest_year_rows(_engine)
 
 
 @st.cache_data(show_spinner=False)

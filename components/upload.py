@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from components import data
 from dashboard.data import contract, ingest, templates, upload_files
 from dashboard.data.queries import EVERYTHING, Scope
 from dashboard.export import to_csv
@@ -205,7 +206,7 @@ def load_history(engine: sa.Engine) -> None:
     round_ = _undo_round()
     load_id = st.selectbox("Load to undo", undoable, index=0, key=f"undo_load_id_{round_}",
                            help="Deletes the rows the load added and restores the rows it changed.")  # fmt: skip
-    why = templates.undo_needs_typed_id(everything, templates.largest_year_rows(engine)).get(int(load_id))
+    why = templates.undo_needs_typed_id(everything, data.largest_year_rows(engine)).get(int(load_id))
     if why:
         typed = st.text_input(f"{why} Type {load_id} to undo it.", key=f"undo_typed_{round_}_{load_id}")
         sure = typed.strip() == str(load_id)

