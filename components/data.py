@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -38,6 +39,12 @@ def engine_or_stop() -> sa.Engine:
 def is_demo(_engine: sa.Engine) -> bool:
     """Whether the synthetic demo network is loaded."""
     return db.is_demo(_engine)
+
+
+@st.cache_data(show_spinner=False)
+def data_as_of(_engine: sa.Engine) -> tuple[int, datetime] | None:
+    """Cached queries.data_as_of: cleared, with every cached read, by each load and undo."""
+    return queries.data_as_of(_engine)
 
 
 @st.cache_data(show_spinner=False)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data, filters
+from dashboard import formatting
 from dashboard.data import queries
 
 
@@ -16,6 +17,9 @@ def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, querie
     st.title(title)
     if caption:
         st.caption(caption)
+    if as_of := data.data_as_of(engine):
+        load_id, when = as_of
+        st.caption(f"Data as of {formatting.moment(when)} (load {load_id}, the newest in place).")
     years = data.school_years(engine)
     if not years:
         st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -86,6 +87,12 @@ def points(change: float) -> str:
     '0.0', never '-0.0' (which reads as a fall)."""
     text = f"{change:+.1f}"
     return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def moment(when: dt.datetime) -> str:
+    """A moment in UTC as people write it: '1 December 2026, 16:41 UTC'."""
+    when = when.astimezone(dt.UTC)
+    return f"{when.day} {when:%B %Y, %H:%M} UTC"
 
 
 def dollars(value: float) -> str:

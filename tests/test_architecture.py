@@ -133,9 +133,9 @@ MARKDOWN_CALLS = frozenset({
     "toggle", "radio", "selectbox", "multiselect", "text_input", "select_slider", "slider", "file_uploader", "metric",
 })  # fmt: skip
 # What may be called inside an f-string handed to them: the one door for outside text (filters._shown and
-# outcome_view.spread pass their values through it), and what formats numbers or school years.
+# outcome_view.spread pass their values through it), and what formats numbers, times or school years.
 SAFE_CALLS = frozenset({"markdown_text", "_shown", "spread", "span", "compact", "percent", "dollars", "_money",
-                        "_dollars", "len", "min"})  # fmt: skip
+                        "_dollars", "len", "min", "moment"})  # fmt: skip
 # Names that hold no outside text, each for a reason.
 TRUSTED_NAMES = {
     "year": "a school year of the data, normalised to YYYY-YY by the contract on every load",

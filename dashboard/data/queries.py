@@ -6,6 +6,7 @@ sum(met) / sum(eligible) over the rows in view, never an average of rates.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from dashboard.data.db import (
     affiliates,
     finances,
+    loads,
     partner_category_rollup,
     partner_rollup,
     partners,
@@ -139,6 +141,22 @@ def school_years_available(engine: sa.Engine) -> list[str]:
     """Every school year with data, oldest first."""
     stmt = sa.select(school_years.c.school_year).distinct().order_by(school_years.c.school_year)
     return read_frame(engine, stmt)["school_year"].tolist()
+
+
+def data_as_of(engine: sa.Engine) -> tuple[int, dt.datetime] | None:
+    """The newest load still in place: (its id, when it was loaded, in UTC), or None when none is recorded."""
+    stmt = (
+        sa.select(loads.c.load_id, loads.c.loaded_at)
+        .where(loads.c.status == "loaded")
+        .order_by(loads.c.load_id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    when = row.loaded_at if row.loaded_at.tzinfo else row.loaded_at.replace(tzinfo=dt.UTC)  # SQLite keeps no zone
+    return int(row.load_id), when.astimezone(dt.UTC)
 
 
 def uses_rollup(filters: Filters, level: Level) -> bool:

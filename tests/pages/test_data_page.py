@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 import streamlit as st
@@ -214,3 +215,20 @@ def test_a_hostile_workbook_is_refused_before_any_preview_reads_it(
         f"Not previewed, refused unread: {markdown_text(p)}" for p in refused
     ], found
     assert "problem(s)" in found["errors"][-1], found  # the dry run refuses it too, from the same metadata
+
+
+@pytest.mark.parametrize("page", ["overview", "outcomes", "map", "profile", "schools", "partners", "roi"])
+def test_every_page_says_how_current_its_data_is(engine: sa.Engine, page: str) -> None:
+    with engine.begin() as conn:  # a second load, undone: the newest load still in place is load 1
+        conn.execute(db.loads.insert().values(loaded_by="x", loaded_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+                                              files="[]", status="undone"))  # fmt: skip
+        loads = pd.read_sql_table("loads", conn)
+    newest = loads[loads["status"] == "loaded"].sort_values("load_id").iloc[-1]
+    when = pd.Timestamp(newest["loaded_at"])
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    expected = (
+        f"Data as of {when.day} {when.strftime('%B %Y, %H:%M')} UTC (load {newest['load_id']}, the newest in place)."
+    )
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60).run()
+    assert not at.exception
+    assert expected in [c.value for c in at.caption], [c.value for c in at.caption][:4]
