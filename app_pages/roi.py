@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import data, page, roi_panel, table
-from dashboard import roi
+from dashboard import privacy, roi
 from dashboard.data import queries
 from dashboard.views import roi as roi_view
 
@@ -37,7 +37,7 @@ table.data_expander(roi_view.tornado_table(swings), "roi_tornado")
 st.subheader("Cost per student by year")
 per_student = roi_view.cost_per_student_by_year(finances, totals)
 st.plotly_chart(roi_view.cost_per_student(per_student, highlight=year), key="roi_cost_per_student")
-table.data_expander(per_student, "roi_cost_per_student")
+table.data_expander(privacy.with_labels(per_student), "roi_cost_per_student")
 
 st.subheader("Where the money comes from")
 mix = roi_view.funding_mix(finances)

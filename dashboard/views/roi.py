@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard import roi
+from dashboard import privacy, roi
 
 ASSUMPTION_LABELS: dict[str, str] = {
     "grad_rate_lift_pp": "Graduation-rate lift (points)",
@@ -75,16 +75,25 @@ def published_estimates(estimates: list[dict[str, object]]) -> pd.DataFrame:
 
 
 def cost_per_student_by_year(finances: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
-    """Per school year: expenses, students served, case-managed, and expenses per student of each kind."""
+    """Per school year: expenses (USD), students served, case-managed, and expenses per student of each kind (USD).
+
+    The counts carry their stored status (kpi_totals' `<count>_status`): a count not shown is blank, and so is the
+    cost per student of that kind, since the expenses beside it would give the count back.
+    """
     spent = (
         finances[finances["line"] == "expense"]
         .groupby("school_year", as_index=False)["amount_usd"]
         .sum()
         .rename(columns={"amount_usd": "expenses_usd"})
     )
-    frame = spent.merge(totals[["school_year", "students_served", "case_managed"]], on="school_year", how="inner")
-    frame["cost_per_student"] = frame["expenses_usd"] / frame["students_served"].where(frame["students_served"] > 0)
-    frame["cost_per_case_managed"] = frame["expenses_usd"] / frame["case_managed"].where(frame["case_managed"] > 0)
+    counts = ["students_served", "case_managed"]
+    columns = ["school_year", *counts, *(f"{c}_status" for c in counts if f"{c}_status" in totals)]
+    frame = spent.merge(totals[columns], on="school_year", how="inner")
+    if all(f"{c}_status" in frame for c in counts):
+        frame = privacy.published_counts(frame).drop(columns="suppressed")
+    for count, cost in (("students_served", "cost_per_student"), ("case_managed", "cost_per_case_managed")):
+        students = pd.to_numeric(frame[count]).astype(float)
+        frame[cost] = frame["expenses_usd"] / students.where(students > 0)
     return frame.sort_values("school_year", ignore_index=True)
 
 
