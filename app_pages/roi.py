@@ -20,7 +20,7 @@ totals = data.kpi_totals(engine, queries.Filters(), scope)
 partners = data.partners_by_year(engine, queries.Filters(), scope)
 graduation = data.outcome_rates(engine, queries.Filters(school_years=(year,)), scope, by_tier=False)
 inputs = roi_view.inputs_for_year(year, finances, graduation, totals, partners)
-result = roi_panel.evaluate_or_stop(inputs, assumptions, year)
+result = roi_view.published_result(roi_panel.evaluate_or_stop(inputs, assumptions, year), totals, year)
 
 st.subheader(f"Our model, school year {year}")
 st.caption(f"Recomputed from this dashboard's data with the {preset} assumptions (adjust them in the sidebar).")

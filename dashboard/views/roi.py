@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -65,6 +67,23 @@ def inputs_for_year(
         case_managed=_year_value(totals, year, "case_managed"),
         in_kind_usd=_year_value(partners, year, "in_kind_usd"),
         volunteer_hours=_year_value(partners, year, "partner_volunteer_hours"),
+    )
+
+
+def published_result(result: roi.Result, totals: pd.DataFrame, year: str) -> roi.Result:
+    """The model's result as the page may show it: the cost per student served (per case-managed student) is None
+    when that count of `year` is not shown by its stored status (kpi_totals' `<count>_status`), since the expenses
+    shown beside it would give the count back. Nothing else in the result depends on a student count."""
+    row = totals[totals["school_year"] == year]
+    hidden = {
+        count
+        for count in ("students_served", "case_managed")
+        if f"{count}_status" in row and (row.empty or (row[f"{count}_status"] != "shown").any())
+    }
+    return dataclasses.replace(
+        result,
+        cost_per_student=None if "students_served" in hidden else result.cost_per_student,
+        cost_per_case_managed=None if "case_managed" in hidden else result.cost_per_case_managed,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import privacy
+from dashboard import privacy, roi
 from dashboard.views import roi as roi_view
 
 
@@ -46,3 +46,13 @@ def test_shown_counts_give_their_costs() -> None:
     totals = _totals().assign(case_managed_status="shown")
     frame = roi_view.cost_per_student_by_year(_finances(), totals)
     assert frame["cost_per_case_managed"].tolist() == [90_000 / 7, 120_000 / 40]
+
+
+def test_the_headline_costs_per_student_hide_with_their_counts() -> None:
+    inputs = roi_view.inputs_for_year("2023-24", _finances(), pd.DataFrame(), _totals(), pd.DataFrame())
+    result = roi.evaluate(inputs, roi.PRESETS["EMSI 2012"])
+    shown = roi_view.published_result(result, _totals(), "2023-24")
+    assert shown.cost_per_student == 120_000 / 400  # students served is shown
+    assert shown.cost_per_case_managed is None  # case-managed is hidden in 2023-24: 120,000 / 40 would name it
+    assert result.cost_per_case_managed == 120_000 / 40  # the model itself still has it
+    assert shown.benefit_cost_ratio == result.benefit_cost_ratio
