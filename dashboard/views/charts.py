@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 from dashboard import privacy
@@ -43,6 +44,37 @@ STATE_TILES: dict[str, tuple[int, int]] = {
 }  # fmt: skip
 
 
+TILE_SCALE = plotly.colors.make_colorscale(plotly.colors.sequential.Blues)  # what "Blues" names in plotly
+# Black, not the page's near-black: where the blues cross from light to dark, only black and white both clear
+# 4.5:1 (the near-black gives 4.2:1 there).
+DARK_TEXT, LIGHT_TEXT = "#000000", "#FFFFFF"
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of an 'rgb(r, g, b)' or '#rrggbb' colour."""
+    r, g, b = plotly.colors.unlabel_rgb(colour) if colour.startswith("rgb") else plotly.colors.hex_to_rgb(colour)
+
+    def channel(v: float) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def tile_text_colours(shades: list[float]) -> list[str]:
+    """For each tile shaded by its value (0 to the largest), the label colour, dark or white, that reads best on it:
+    a dark label on the darkest blues (Texas, California) was unreadable."""
+    top = max(shades, default=1.0) or 1.0
+    fills = plotly.colors.sample_colorscale(TILE_SCALE, [min(max(v / top, 0.0), 1.0) for v in shades])
+    return [DARK_TEXT if contrast(DARK_TEXT, fill) >= contrast(LIGHT_TEXT, fill) else LIGHT_TEXT for fill in fills]
+
+
 def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
     """A clickable tile map: one square per state, shaded by `value`; states without data in grey.
 
@@ -81,6 +113,7 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
         showlegend=False,
     )
     present = [c for c in codes if c in values.index]
+    shades = [float(values[c]) for c in present]
     fig.add_scatter(
         x=[STATE_TILES[c][1] for c in present],
         y=[-STATE_TILES[c][0] for c in present],
@@ -90,13 +123,14 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
         marker={
             "symbol": "square",
             "size": 40,
-            "color": [float(values[c]) for c in present],
-            "colorscale": "Blues",
+            "color": shades,
+            "colorscale": TILE_SCALE,
             "cmin": 0,
+            "cmax": max(shades, default=1.0) or 1.0,
             "colorbar": {"title": {"text": label}},
             "line": {"width": 1, "color": "#FFFFFF"},
         },
-        textfont={"color": "#111827"},
+        textfont={"color": tile_text_colours(shades)},
         hovertemplate="%{text}: %{marker.color:,.0f} "
         + label.lower()
         + "<br>Click to open its outcomes<extra></extra>",
