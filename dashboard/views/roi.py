@@ -148,6 +148,8 @@ def tornado(frame: pd.DataFrame) -> go.Figure:
     if table.empty:
         fig.add_annotation(text="No assumption moves the ratio by 20% either way", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)  # fmt: skip
+        fig.update_xaxes(visible=False)  # an empty grid with a dollar axis read as a chart of nothing
+        fig.update_yaxes(visible=False)
     else:
         fig.add_vline(x=float(table["base_ratio"].iloc[0]), line_color="#1F2937", line_dash="dot")
     fig.update_layout(barmode="overlay", xaxis={"title": "Benefit per $1 of cost", "tickprefix": "$"},
