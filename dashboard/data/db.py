@@ -448,3 +448,27 @@ def is_demo(engine: sa.Engine) -> bool:
 def engine() -> sa.Engine:
     """The process's one engine for the configured database."""
     return create_engine()
+
+
+INSERT_CHUNK = 20_000  # rows per executemany: bounded memory for the driver, few round trips
+
+
+def bulk_insert(conn: sa.Connection, t: sa.Table, columns: list[str], rows: list[tuple]) -> None:
+    """Insert `rows` (tuples in `columns` order) on the caller's transaction by the backend's fastest path: COPY on
+    PostgreSQL, chunked executemany of plain SQL on SQLite, chunked Core inserts elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        cur = conn.connection.driver_connection.cursor()
+        with cur, cur.copy(f"COPY {t.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.paramstyle == "qmark":
+        sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        for i in range(0, len(rows), INSERT_CHUNK):
+            conn.exec_driver_sql(sql, rows[i : i + INSERT_CHUNK])
+        return
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    for i in range(0, len(records), INSERT_CHUNK):
+        conn.execute(t.insert(), records[i : i + INSERT_CHUNK])

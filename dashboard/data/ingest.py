@@ -524,25 +524,9 @@ def _row_keys(frame: pd.DataFrame, key: list[str]) -> list[str]:
 
 
 def _insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
-    """Insert the frame's rows in bulk on the load's transaction: COPY on PostgreSQL, executemany elsewhere."""
-    if frame.empty:
-        return
-    columns = list(frame.columns)
-    rows = _tuples(frame)
-    if conn.dialect.name == "postgresql":
-        cur = conn.connection.driver_connection.cursor()
-        with cur, cur.copy(f"COPY {t.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    if conn.dialect.paramstyle == "qmark":
-        sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        for i in range(0, len(rows), CHUNK):
-            conn.exec_driver_sql(sql, rows[i : i + CHUNK])
-        return
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    for i in range(0, len(records), CHUNK):
-        conn.execute(t.insert(), records[i : i + CHUNK])
+    """Insert the frame's rows in bulk on the load's transaction (db.bulk_insert)."""
+    if not frame.empty:
+        db.bulk_insert(conn, t, list(frame.columns), _tuples(frame))
 
 
 def _write(conn: sa.Connection, table: str, added: pd.DataFrame, changed: pd.DataFrame, previous: pd.DataFrame,

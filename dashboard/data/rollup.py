@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard import config, disclosure
+from dashboard.data import db
 from dashboard.data.db import (
     outcome_rollup,
     outcomes,
@@ -204,15 +205,6 @@ def refresh_published_cells(conn: sa.Connection, years: list[str] | None) -> Non
 
 
 def _bulk_insert(conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
-    """Insert a frame of plain strings and integers: COPY on PostgreSQL, chunked executemany elsewhere."""
+    """Insert a frame of plain strings and integers (db.bulk_insert)."""
     columns = list(frame.columns)
-    rows = list(zip(*(frame[c].astype(object).tolist() for c in columns), strict=True))
-    if conn.dialect.name == "postgresql":
-        cur = conn.connection.driver_connection.cursor()
-        with cur, cur.copy(f"COPY {t.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    sql = f"INSERT INTO {t.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    for i in range(0, len(rows), 20_000):
-        conn.exec_driver_sql(sql, rows[i : i + 20_000])
+    db.bulk_insert(conn, t, columns, list(zip(*(frame[c].astype(object).tolist() for c in columns), strict=True)))
