@@ -66,12 +66,11 @@ def drawn(_engine: sa.Engine, view: queries.Filters, scope: queries.Scope, year:
         queries.map_schools(_engine, view, scope, year) if points else None,
         affiliates,
         queries.map_partners(_engine, view, scope, year) if points else None,
-        settings.threshold,
     )
     # State totals count every school (a benchmark that names none), whatever the user's scope; for a lead only
     # the state and year narrow them, so a school-attribute filter cannot single out another affiliate's school.
     by_state = queries.kpi_totals(_engine, map_view.benchmark_filters(view, scope, year), queries.EVERYTHING, "state")
-    totals = map_view.state_totals(by_state, settings.threshold)
+    totals = map_view.state_totals(by_state)
     fmap = map_view.build_map(places, totals, year, settings)
     args = component_args(fmap, height=HEIGHT, use_container_width=True, returned_objects=RETURNED)
     return DrawnMap(places, totals, args, schools_in_view, partners_in_view)

@@ -192,13 +192,11 @@ def _school_details(schools: pd.DataFrame) -> list[str]:
     ]
 
 
-def places(
-    schools: pd.DataFrame | None, affiliates: pd.DataFrame, partners: pd.DataFrame | None, threshold: int = 10
-) -> pd.DataFrame:
+def places(schools: pd.DataFrame | None, affiliates: pd.DataFrame, partners: pd.DataFrame | None) -> pd.DataFrame:
     """One row per place on the map (PLACE_COLUMNS), student counts blanked where their stored status
     ('<count>_status', queries.map_schools and map_affiliates) suppresses them; `suppressed` marks a place with any
     count blanked. Places without coordinates are left out (see `unplaced`). Schools and partners are None when
-    there are too many to draw (see `draws_points`). `threshold` is kept for callers; nothing is decided here.
+    there are too many to draw (see `draws_points`). Nothing is decided here.
     """
     aff = _affiliate_places(affiliates)
     sch = None if schools is None else _school_places(schools)
@@ -280,9 +278,9 @@ def unplaced(frame: pd.DataFrame) -> int:
     return int((frame["latitude"].isna() | frame["longitude"].isna()).sum())
 
 
-def state_totals(by_state: pd.DataFrame, threshold: int = 10) -> pd.DataFrame:
+def state_totals(by_state: pd.DataFrame) -> pd.DataFrame:
     """Students served and schools per state (kpi_totals at state level), students served blanked where its stored
-    status suppresses it. `threshold` is kept for callers; nothing is decided here."""
+    status suppresses it. Nothing is decided here."""
     frame = by_state[["state", "schools", "students_served", "students_served_status"]].copy()
     frame = privacy.published_counts(frame)
     frame.insert(1, "state_name", frame["state"].map(geo.state_name))
