@@ -6,6 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from components import navigation
 from dashboard import formatting
 from dashboard.data import queries
 from dashboard.views import outcomes as outcomes_view
@@ -17,9 +18,12 @@ def school_names(_engine: sa.Engine, affiliate: str, scope: queries.Scope) -> di
     return outcomes_view.school_names(_engine, affiliate, scope)
 
 
-def position(known: pd.DataFrame) -> outcomes_view.DrillPath:
-    """The drill path in the URL; unknown values are cleared with a short notice, never an exception."""
-    path, notices = outcomes_view.validate(st.query_params.get("state"), st.query_params.get("affiliate"), known)
+def position(known: pd.DataFrame, highest: outcomes_view.DrillPath = outcomes_view.NATION) -> outcomes_view.DrillPath:
+    """The drill path in the URL, never above `highest`; unknown values are cleared with a short notice, never an
+    exception."""
+    path, notices = outcomes_view.validate(
+        st.query_params.get("state"), st.query_params.get("affiliate"), known, highest
+    )
     for notice in notices:
         st.info(notice, icon=":material/info:")
     _write(path)
@@ -48,9 +52,11 @@ def _write(path: outcomes_view.DrillPath) -> None:
             del st.query_params[key]
 
 
-def breadcrumb(path: outcomes_view.DrillPath, names: dict[str, str]) -> None:
-    """Nation > State > Affiliate as buttons; the current position is shown but not clickable."""
-    crumbs = outcomes_view.breadcrumb(path, names)
+def breadcrumb(path: outcomes_view.DrillPath, names: dict[str, str],
+               highest: outcomes_view.DrillPath = outcomes_view.NATION) -> None:  # fmt: skip
+    """Nation > State > Affiliate as buttons (from `highest` down); the current position is shown but not
+    clickable."""
+    crumbs = outcomes_view.breadcrumb(path, names, highest)
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     for i, (label, target) in enumerate(crumbs):
         current = i == len(crumbs) - 1
@@ -60,3 +66,22 @@ def breadcrumb(path: outcomes_view.DrillPath, names: dict[str, str]) -> None:
             go_to(target)
         if not current:
             row.markdown("›", width="content")
+
+
+def next_level_picker(path: outcomes_view.DrillPath, bars: pd.DataFrame, year: str, metric: str) -> None:
+    """A select of the places on the chart, for the keyboard and screen readers: choosing one does what a click on
+    its bar does (opens its affiliates or schools, or the school on the Schools page)."""
+    level = path.level
+    places = bars.drop_duplicates("place_id").sort_values("place")
+    ids = dict(zip(places["place"], places["place_id"], strict=True))  # the labels are unique (place_labels)
+    verb = {"state": "its affiliates", "affiliate": "its schools", "school": "it on the Schools page"}[level]
+    noun = outcomes_view.LEVEL_NOUN[level]
+    chosen = st.selectbox(f"Or pick a {noun} to open {verb}", list(ids), index=None, placeholder=f"Choose a {noun}",
+                          key=f"drill_pick_{level}_{path.state}_{path.affiliate}")  # fmt: skip
+    if chosen is None:
+        return
+    chosen = ids[chosen]
+    if level == "school":
+        navigation.open_school(chosen, year, metric)
+    elif (target := path.child(chosen)) is not None:
+        go_to(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 OUTCOMES_PAGE = "app_pages/outcomes.py"
+SCHOOLS_PAGE = "app_pages/schools.py"
 
 
 def selected_id(event: object) -> str | None:
@@ -26,3 +27,8 @@ def open_state_outcomes(event: object, year: str) -> None:
     state = selected_id(event)
     if state:
         st.switch_page(OUTCOMES_PAGE, query_params={"state": state, "year": year})
+
+
+def open_school(school_id: str, year: str, metric: str) -> None:
+    """Open the Schools page on one school, for the year and outcome in view."""
+    st.switch_page(SCHOOLS_PAGE, query_params={"school": school_id, "year": year, "metric": metric})

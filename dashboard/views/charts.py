@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
@@ -11,6 +13,18 @@ from dashboard import privacy
 # Okabe-Ito, safe for the common colour-vision deficiencies.
 TIER_COLOURS = {1: "#56B4E9", 2: "#E69F00", 3: "#009E73"}
 TIER_NAMES = {1: "Tier 1 (school-wide)", 2: "Tier 2 (targeted groups)", 3: "Tier 3 (case-managed)"}
+# One rule for every axis of rates, said under each chart that uses it.
+RATE_AXIS_RULE = "The rate axis starts 5 points below the lowest rate shown, so that a point's difference shows."
+
+
+def rate_axis(rates: pd.Series, top: float = 1.0) -> dict[str, object]:
+    """Plotly axis settings for rates (fractions): from a whole 5 points below the lowest of `rates` to `top`,
+    ticked every point when the span is 10 points or less (so whole percents never repeat), else every 5."""
+    shown = pd.to_numeric(rates, errors="coerce").dropna()
+    if shown.empty:
+        return {"range": [0, top], "tickformat": ".0%"}
+    low = max(0.0, math.floor((float(shown.min()) - 0.01) * 20) / 20)
+    return {"range": [low, top], "dtick": 0.01 if 1.0 - low <= 0.1 else 0.05, "tickformat": ".0%"}
 
 
 def students_by_tier(frame: pd.DataFrame) -> go.Figure:

@@ -7,7 +7,6 @@ what reaches the screen. Student counts and rates pass through `privacy` first, 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from dashboard import privacy
 from dashboard.data import contract, geo, queries
 from dashboard.formatting import LABELS, compact, markdown_text, plotly_text
-from dashboard.views.charts import TIER_COLOURS, TIER_NAMES
+from dashboard.views.charts import TIER_COLOURS, TIER_NAMES, rate_axis
 
 KPI_LABELS = {
     "students_served": "Students served",
@@ -314,20 +313,12 @@ def trend_figure(trend: pd.DataFrame, years: tuple[str, ...]) -> go.Figure:
             hovertemplate="%{x}: %{customdata[0]} (%{customdata[1]})<extra>" + LABELS[metric] + "</extra>",
         )
     fig.update_layout(
-        yaxis={"title": "Rate", "tickformat": ".0%", **_rate_axis(trend.loc[~trend["suppressed"], "rate"])},
+        yaxis={"title": "Rate", **rate_axis(trend.loc[~trend["suppressed"], "rate"])},
         xaxis={"title": "School year", "type": "category"},
         legend={"orientation": "h", "y": -0.3},
         margin={"t": 10, "l": 10, "r": 10},
     )
     return fig
-
-
-def _rate_axis(rates: pd.Series) -> dict[str, object]:
-    """A y range from a whole 5 points below the lowest rate to 100%, ticked so whole percents never repeat."""
-    if rates.empty:
-        return {"range": [0, 1]}
-    low = max(0.0, math.floor((float(rates.min()) - 0.01) * 20) / 20)
-    return {"range": [low, 1.0], "dtick": 0.01 if 1.0 - low <= 0.1 else 0.05}
 
 
 def span(years: tuple[str, ...]) -> str:
