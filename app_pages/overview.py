@@ -23,20 +23,11 @@ previous_rates = (
 st.subheader(f"School year {year}")
 if view.tiers:
     st.caption("The tier filter narrows the outcome rates and the tier chart; the counts cover every tier.")
-kpi.cards(
-    totals.loc[year],
-    totals.loc[previous_year] if previous_year in totals.index else None,
-    [
-        "students_served",
-        "case_managed",
-        "schools",
-        "organisations",
-        "states",
-        "partners",
-        "volunteers",
-        "volunteer_hours",
-    ],
-)
+headline = ["students_served", "case_managed", "schools", "organisations", "states", "partners", "volunteers",
+            "volunteer_hours"]  # fmt: skip
+if scope.affiliates is not None and len(scope.affiliates) == 1:
+    headline = [c for c in headline if c not in ("organisations", "states")]  # "States 1, Affiliates 1" says nothing
+kpi.cards(totals.loc[year], totals.loc[previous_year] if previous_year in totals.index else None, headline)
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
 
 st.subheader(f"Students served by state, {year}")

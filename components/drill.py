@@ -76,10 +76,14 @@ def next_level_picker(path: outcomes_view.DrillPath, bars: pd.DataFrame, year: s
     ids = dict(zip(places["place"], places["place_id"], strict=True))  # the labels are unique (place_labels)
     verb = {"state": "its affiliates", "affiliate": "its schools", "school": "it on the Schools page"}[level]
     noun = outcomes_view.LEVEL_NOUN[level]
-    chosen = st.selectbox(f"Or pick a {noun} to open {verb}", list(ids), index=None, placeholder=f"Choose a {noun}",
-                          key=f"drill_pick_{level}_{path.state}_{path.affiliate}")  # fmt: skip
+    article = "an" if noun[0] in "aeiou" else "a"
+    chosen = st.selectbox(f"Or pick {article} {noun} to open {verb}", list(ids), index=None,
+                          placeholder=f"Choose {article} {noun}",
+                          key=(key := f"drill_pick_{level}_{path.state}_{path.affiliate}"))  # fmt: skip
     if chosen is None:
         return
+    # Forgotten once acted on: else Back to this level would find the choice still made and drill straight down.
+    del st.session_state[key]
     chosen = ids[chosen]
     if level == "school":
         navigation.open_school(chosen, year, metric)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data, filters
-from dashboard import formatting
+from dashboard import access, formatting
 from dashboard.data import queries
 
 
@@ -17,6 +17,9 @@ def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, querie
     st.title(title)
     if caption:
         st.caption(caption)
+    if scope.affiliates is not None:
+        names = [formatting.markdown_text(n) for n in data.affiliate_choices(engine, scope)["name"]]
+        st.caption(access.scope_sentence(names))
     if as_of := data.data_as_of(engine):
         load_id, when = as_of
         st.caption(f"Data as of {formatting.moment(when)} (load {load_id}, the newest in place).")

@@ -39,3 +39,16 @@ def allowed(role: str | None) -> list[PageSpec]:
 def refused(role: str | None) -> list[PageSpec]:
     """The pages this role may not open (their URLs show a 'not available for your role' page)."""
     return [p for p in PAGES if role not in p.roles]
+
+
+def scope_sentence(names: list[str]) -> str:
+    """What a scoped account's pages cover, for the line under each page's title.
+
+    `names` are the display names of the account's affiliates (empty: linked to none).
+    """
+    if not names:
+        return "Your account is not linked to an affiliate yet, so there is nothing in your view. Ask an admin."
+    if len(names) == 1:
+        return f"Your view: {names[0]}, your affiliate. Every figure covers its schools only, except benchmarks named as its state or the nation."
+    listed = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"Your view: your {len(names)} affiliates ({listed}). Figures cover their schools only."

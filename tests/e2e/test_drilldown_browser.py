@@ -204,3 +204,70 @@ def test_a_copied_link_to_a_drilled_filtered_view_opens_that_view_after_sign_in(
     _no_exception(second, "deep_link")
     first.context.close()
     second.context.close()
+
+
+def _pick(page: Page, label: str, typed: str | None = None) -> None:
+    """Choose in the drill's select by keyboard alone: focus it, type (or step down to the first), Enter."""
+    page.get_by_role("combobox", name=re.compile(label)).focus()
+    page.keyboard.press("Enter")
+    if typed:
+        page.keyboard.type(typed)
+    else:
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    _ready(page)
+
+
+def test_the_keyboard_drills_to_a_school_and_browser_back_steps_back(server: str, browser) -> None:
+    page = _new_page(browser)
+    _open_outcomes_from_sidebar(page, server)
+    by = re.compile(r"tier 2 and tier 3 by (state|affiliate|school)$")
+    heading = page.get_by_role("heading", name=by).first
+    expect(heading).to_have_text(re.compile("by state$"), timeout=TIMEOUT)
+
+    _pick(page, "Or pick a state", "NC")
+    expect(page).to_have_url(re.compile(r"[?&]state=NC(&|$)"), timeout=TIMEOUT)
+    expect(heading).to_have_text(re.compile("by affiliate$"), timeout=TIMEOUT)
+    _pick(page, "Or pick an affiliate")
+    expect(page).to_have_url(re.compile(r"[?&]affiliate=NC-"), timeout=TIMEOUT)
+    expect(heading).to_have_text(re.compile("by school$"), timeout=TIMEOUT)
+    # Back steps through what was done: the state's affiliates, then the nation.
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"[?&]affiliate="), timeout=TIMEOUT)
+    _ready(page)
+    expect(heading).to_have_text(re.compile("by affiliate$"), timeout=TIMEOUT)
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"[?&]state="), timeout=TIMEOUT)
+    _ready(page)
+    expect(heading).to_have_text(re.compile("by state$"), timeout=TIMEOUT)
+    _no_exception(page, "back_to_the_nation")
+
+    # Forward again, then a school by keyboard: the Schools page opens on it.
+    page.go_forward()
+    _ready(page)
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"[?&]affiliate=NC-"), timeout=TIMEOUT)
+    _ready(page)
+    expect(heading).to_have_text(re.compile("by school$"), timeout=TIMEOUT)
+    _pick(page, "Or pick a school")
+    expect(page).to_have_url(re.compile(r"/schools\?.*school="), timeout=TIMEOUT)
+    _ready(page)
+    expect(page.get_by_role("heading", name="Schools", exact=True).first).to_be_visible(timeout=TIMEOUT)
+    _no_exception(page, "school_from_outcomes")
+    page.close()
+
+
+def test_a_school_bar_opens_that_school_on_the_schools_page(server: str, browser) -> None:
+    page = _new_page(browser)
+    page.goto(f"{server}/outcomes?state=NC&affiliate=NC-CHARLOTTE")
+    sign_in_heading = page.get_by_role("textbox", name="Username")
+    expect(sign_in_heading).to_be_visible(timeout=TIMEOUT)
+    _sign_in_here(page, "board", "demo-board-pass", "Outcomes")
+    places = _bar_places(page)
+    clicked = _click_bar(page, places, 0)
+    expect(page).to_have_url(re.compile(r"/schools\?.*school="), timeout=TIMEOUT)
+    _ready(page)
+    picked = page.get_by_role("listbox").or_(page.locator('[data-testid="stMultiSelect"]')).first
+    expect(picked).to_contain_text(clicked.split(" (")[0], timeout=TIMEOUT)
+    _no_exception(page, "school_bar_to_schools")
+    page.close()

@@ -13,6 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import formatting
 from dashboard.data import users
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,3 +274,25 @@ def test_student_counts_read_their_stored_status_on_cards_and_downloads(app: App
     assert (truth.loc[shown.index[shown == "hidden"]] >= 10).all()
     exact = shown[~shown.isin(["<10", "hidden"])]
     assert (exact.astype(int) == truth.loc[exact.index]).all()
+
+
+def test_a_lead_is_told_the_view_is_its_own_affiliate_with_its_own_figures(app: AppTest, raw, sqlite_engine) -> None:
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    sy = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    sy = sy[sy["school_year"] == year]
+    affiliate = sy.groupby("affiliate_id")["students_served"].sum().idxmax()
+    lead = "overview_lead"
+    if users.get_user(sqlite_engine, lead) is None:
+        users.add_user(sqlite_engine, lead, "A lead", "lead@example.org", "a long test password", "affiliate_lead",
+                       [affiliate])  # fmt: skip
+    app.session_state["username"] = lead
+    app.run()
+    assert not app.exception
+    name = raw["affiliates"].set_index("affiliate_id").loc[affiliate, "name"]
+    assert any(f"Your view: {formatting.markdown_text(name)}, your affiliate" in c.value for c in app.caption)
+    metrics = {m.label: m.value for m in app.metric}
+    assert "States (incl. DC)" not in metrics and "Affiliates and licensed partners" not in metrics
+    mine = sy[sy["affiliate_id"] == affiliate]
+    shown, tolerance = _number(metrics["Students served"])
+    assert abs(shown - mine["students_served"].sum()) <= tolerance
+    assert metrics["Schools and sites"] == f"{len(mine):,}"
