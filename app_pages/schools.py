@@ -1,13 +1,14 @@
-import pandas as pd
 import streamlit as st
 
-from components import data, page, table
+from components import data, filters, page, table
 from dashboard import formatting
-from dashboard.data import contract
+from dashboard.data import contract, queries
 from dashboard.views import schools as schools_view
 
+scoped = st.session_state.get("scope", queries.EVERYTHING).affiliates is not None
+whose = "your schools" if scoped else "schools"
 engine, scope, years, year = page.year_page(
-    "Schools", "Your schools side by side, and each against its peer group, its state and the nation."
+    "Schools", f"Compare {whose} side by side, and each against its peer group, its state and the nation."
 )
 previous_year = page.previous_school_year(years, year)
 
@@ -23,6 +24,12 @@ directory = data.school_directory(engine, scope)
 if directory.empty:
     st.info("There are no schools in your scope. An admin can load your affiliate's schools on the Data page.")
     st.stop()
+if not scoped or len(scope.affiliates or ()) > 1:
+    states, affiliates = filters.places(engine, scope)
+    directory = schools_view.narrowed(directory, states, affiliates)
+    if directory.empty:
+        st.info("No school matches the state and affiliate chosen in the sidebar. Clear one to see more.")
+        st.stop()
 names = dict(zip(directory["school_id"], directory["label"], strict=True))
 wanted, notices = schools_view.validate_schools(st.query_params.get_all("school"), names)
 for notice in notices:
@@ -69,21 +76,25 @@ else:
                    f"(50th = the middle). A benchmark with fewer than {schools_view.MIN_OTHER_SCHOOLS} other schools "
                    f"outside your own is not shown, so no single school's figure can be worked out.")  # fmt: skip
 
-st.subheader(f"All your schools, {year}")
+st.subheader(f"All {whose} in view, {year}" if not scoped else f"All your schools, {year}")
 served = data.school_students_served(engine, year, scope)
 if served.empty:
-    st.info(f"None of your schools has data for {year}. Pick another school year in the sidebar.")
+    st.info(f"None of {whose} has data for {year}. Pick another school year in the sidebar.")
     st.stop()
 two_years = [y for y in (previous_year, year) if y]
 schools_table = schools_view.school_table(
-    directory, served, data.school_metric_rates_over(engine, metric, scope, two_years), year, previous_year
-)
-shown = schools_view.styled_table(schools_table)
-st.dataframe(shown, hide_index=True, key="school_table")
-if isinstance(shown, pd.DataFrame):
-    st.caption(f"With {len(schools_table):,} schools the columns sort as text; the CSV below has the numbers.")
+    directory, served, data.school_metric_rates_over(engine, metric, scope, two_years), year, previous_year,
+    data.school_standing(engine, metric, year, scope),
+)  # fmt: skip
+if len(schools_table) > schools_view.MAX_TABLE_ROWS:
+    st.info(f"{len(schools_table):,} schools are more than one table shows well. Pick a state or an affiliate in "
+            "the sidebar to list them here; the CSV below holds every one.")  # fmt: skip
+else:
+    st.dataframe(schools_view.styled_table(schools_table), hide_index=True, key="school_table")
 since = f"since {previous_year}" if previous_year else "(no earlier year loaded)"
 st.caption(f"{label} rate; change {since} in percentage points; ▲ up, ▼ down, ▬ steady (within 1 point), "
-           "– no comparison (a year missing, suppressed or shown as a range). '<10': fewer than 10 students; "
-           "'hidden': hidden so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
+           "– no comparison (a year missing, suppressed or shown as a range). Peer rate: the school's peer group "
+           "over the whole network; gap: the school's rate minus it, in points; percentile: the school's rank among "
+           f"the {schools_view.RANKED_PEERS} (50th = the middle). '<10': fewer than 10 students; 'hidden': hidden "
+           "so a total cannot reveal a small group. Click a column header to sort.")  # fmt: skip
 table.download_button(lambda: schools_view.export_table(schools_table), f"schools_{metric}_{year}")

@@ -203,3 +203,12 @@ def school_benchmarks(_engine: sa.Engine, metric: str, year: str, school_ids: tu
     return schools_view.benchmarks(_engine, metric, year, school_ids, scope, rates=school_metric_rates(_engine, metric, scope, year),
                             network=network_rates(_engine, metric, year), directory=school_directory(_engine, scope),
                             aggregates=benchmark_rates(_engine, metric, year))  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def school_standing(_engine: sa.Engine, metric: str, year: str, scope: queries.Scope) -> pd.DataFrame:
+    """Cached dashboard.views.schools.peer_standing: every school in scope against its peers in `year`."""
+    return schools_view.peer_standing(
+        school_directory(_engine, scope), school_metric_rates(_engine, metric, scope, year),
+        network_rates(_engine, metric, year), benchmark_rates(_engine, metric, year), year, scope.affiliates is not None,
+    )  # fmt: skip

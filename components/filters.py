@@ -40,17 +40,25 @@ def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]
     return tuple(chosen)
 
 
+def places(engine: sa.Engine, scope: queries.Scope) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(states, affiliates) chosen in the sidebar, each kept in the URL (?state=, ?aff=); empty means all.
+
+    Affiliates offered are those in the user's scope, narrowed to the chosen states.
+    """
+    picked_states = _multi("State", data.states(engine), "state", geo.state_name)
+    known = data.affiliate_choices(engine, scope)
+    if picked_states:
+        known = known[known["state"].isin(picked_states)]
+    names = dict(zip(known["affiliate_id"], known["name"], strict=True))
+    return picked_states, _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
+
+
 def school_filters(engine: sa.Engine, scope: queries.Scope, tiers: bool = False) -> queries.Filters:
     """State, affiliate, school level, Title I, locale (and tier) filters, each kept in the URL; empty means all.
 
     Affiliates offered are those in the user's scope, narrowed to the chosen states.
     """
-    picked_states = _multi("State", data.states(engine), "state", geo.state_name)
-    places = data.affiliate_choices(engine, scope)
-    if picked_states:
-        places = places[places["state"].isin(picked_states)]
-    names = dict(zip(places["affiliate_id"], places["name"], strict=True))
-    picked_affiliates = _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
+    picked_states, picked_affiliates = places(engine, scope)
     levels = _multi("School level", list(contract.LEVELS), "level", lambda v: v.replace("_", " ").capitalize())
     locales = _multi("Locale", list(contract.LOCALES), "locale", str.capitalize)
     title_options = {"all": "All schools", "yes": "Title I only", "no": "Not Title I"}

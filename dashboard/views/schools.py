@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ PEER_KEYS = ["level", "locale", "title_i"]
 # user could subtract its own schools from the aggregate and read another school's figure.
 MIN_OTHER_SCHOOLS = 3
 MIN_ELIGIBLE = privacy.DEFAULT_THRESHOLD  # a school is ranked among its peers only with this many eligible
+# The set a percentile ranks among, named wherever a percentile is: it holds fewer schools than the peer rate's.
+RANKED_PEERS = f"peer schools with {MIN_ELIGIBLE}+ eligible"
 STEADY_BAND = 0.01  # a change within one percentage point either way counts as steady
 TRENDS = {"up": "▲ up", "down": "▼ down", "steady": "▬ steady", "none": "– no comparison"}
 # Per-school rows of one year sum to the scope's rate for that year (shown on the Overview), so a single
@@ -59,6 +62,16 @@ def school_directory(engine: sa.Engine, scope: queries.Scope = queries.EVERYTHIN
     # 'Brookside High School (Houston, TX)'
     frame["label"] = frame["name"] + " (" + frame["city"] + ", " + frame["state"] + ")"
     return frame
+
+
+def narrowed(directory: pd.DataFrame, states: tuple[str, ...], affiliates: tuple[str, ...]) -> pd.DataFrame:
+    """The directory's schools in the chosen states and affiliates (none chosen: all)."""
+    keep = pd.Series(True, index=directory.index)
+    if states:
+        keep &= directory["state"].isin(states)
+    if affiliates:
+        keep &= directory["affiliate_id"].isin(affiliates)
+    return directory[keep]
 
 
 def validate_schools(wanted: Iterable[str], known: Iterable[str], limit: int = MAX_SCHOOLS) -> tuple[list[str], list[str]]:  # fmt: skip
@@ -212,6 +225,58 @@ def percentile_rank(met: int, eligible: int, peers: pd.DataFrame) -> float:
     return 100.0 * (below + 0.5 * equal) / len(peers)
 
 
+def peer_standing(
+    directory: pd.DataFrame,
+    year_rates: pd.DataFrame,
+    network: pd.DataFrame,
+    aggregates: pd.DataFrame,
+    year: str,
+    restricted: bool,
+) -> pd.DataFrame:
+    """Every school of `directory` (the scope) with a rate in `year` against its peer group, as `benchmarks` does
+    for a few chosen schools, for all of them at once.
+
+    `year_rates` is suppressed_school_rates of the year; `network` network_rates and `aggregates` benchmark_rates
+    (of that year or more). Columns: school_id, peer_rate (fraction; NaN when too few schools outside the user's
+    own), gap (school minus peer, in percentage points, where both are exact), percentile (0-100, ties half; NaN
+    when not ranked) and ranked (the peer schools with MIN_ELIGIBLE or more eligible, what it ranks among).
+    """
+    rates = year_rates[year_rates["school_year"] == year]
+    own = directory.merge(rates.loc[rates["eligible"].fillna(1) > 0, ["school_id"]], on="school_id")
+    peers = aggregates[(aggregates["benchmark"] == "peer") & (aggregates["school_year"] == year)]
+    out = directory[["school_id", *PEER_KEYS]].merge(
+        rates[["school_id", "eligible", "met", "rate", "suppressed", "coded"]], on="school_id"
+    )
+    out = out.merge(peers[[*PEER_KEYS, "schools", "rate"]].rename(columns={"rate": "peer_rate"}), on=PEER_KEYS,
+                    how="left")  # fmt: skip
+    own_in_group = own.groupby(PEER_KEYS).size().rename("own").reset_index() if restricted else None
+    if own_in_group is not None:
+        out = out.merge(own_in_group, on=PEER_KEYS, how="left")
+        out["own"] = out["own"].fillna(0).astype("int64")
+    else:
+        out["own"] = 1
+    out["schools"] = out["schools"].fillna(0).astype("int64")
+    out.loc[out["schools"] - out["own"] < MIN_OTHER_SCHOOLS, "peer_rate"] = math.nan
+    exact = ~out["suppressed"].astype(bool) & ~out["coded"].astype(bool)
+    out["gap"] = ((out["rate"] - out["peer_rate"]) * 100).where(exact)
+    distribution = _peer_distribution(network, year)
+    distribution = distribution.assign(rate=distribution["met"] / distribution["eligible"])
+    out["percentile"] = math.nan
+    out["ranked"] = 0
+    for key, group in distribution.groupby(PEER_KEYS):
+        # Equal fractions divide to the same double, so float ties are exact ties, as percentile_rank's products.
+        ranked = np.sort(group["rate"].to_numpy())
+        at = (out[PEER_KEYS] == pd.Series(dict(zip(PEER_KEYS, key, strict=True)))).all(axis=1).to_numpy()
+        out.loc[at, "ranked"] = len(ranked)
+        rankable = at & exact.to_numpy() & out["peer_rate"].notna().to_numpy()
+        rankable &= (len(ranked) - out["own"].to_numpy()) >= MIN_OTHER_SCHOOLS
+        mine = (out.loc[rankable, "met"].astype(float) / out.loc[rankable, "eligible"].astype(float)).to_numpy()
+        below = np.searchsorted(ranked, mine, side="left")
+        equal = np.searchsorted(ranked, mine, side="right") - below
+        out.loc[rankable, "percentile"] = 100.0 * (below + 0.5 * equal) / len(ranked)
+    return out[["school_id", "peer_rate", "gap", "percentile", "ranked"]].reset_index(drop=True)
+
+
 def ordinal(n: int) -> str:
     """1 -> '1st', 22 -> '22nd', 13 -> '13th'."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -240,14 +305,21 @@ def _exact(frame: pd.DataFrame) -> pd.Series:
 
 
 def school_table(
-    directory: pd.DataFrame, served: pd.DataFrame, rates: pd.DataFrame, year: str, previous_year: str | None
+    directory: pd.DataFrame,
+    served: pd.DataFrame,
+    rates: pd.DataFrame,
+    year: str,
+    previous_year: str | None,
+    standing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every school in scope with a row in `year`: served, eligible, rate, change and trend, best rate first.
+    """Every school in scope with a row in `year`: served, eligible, rate, change and trend, its standing among
+    peers (`peer_standing`, left blank when not given), best rate first.
 
     `rates` is suppressed_school_rates over the scope. Students served is blanked where its stored status
     (students_served_status) suppresses it; served_label is then its label ('<10' or 'hidden').
     Columns: school_id, school, city, state, students_served, served_hidden, served_label, eligible, rate,
-    rate_label, suppressed, change, trend. Suppressed values are <NA>/NaN, never a number.
+    rate_label, suppressed, change, trend, peer_rate, gap, percentile, ranked. Suppressed values are <NA>/NaN,
+    never a number.
     """
     served = privacy.published_counts(served[["school_id", "students_served", "students_served_status"]])
     served = served.rename(columns={"suppressed": "served_hidden"})
@@ -266,8 +338,14 @@ def school_table(
     out = out.rename(columns={"name": "school"}).sort_values(
         ["rate", "school"], ascending=[False, True], na_position="last"
     )
+    if standing is None:
+        standing = pd.DataFrame(columns=["school_id", "peer_rate", "gap", "percentile", "ranked"])
+    out = out.merge(standing, on="school_id", how="left")
+    for col in ("peer_rate", "gap", "percentile"):
+        out[col] = out[col].astype(float)
+    out["ranked"] = out["ranked"].fillna(0).astype("int64")
     cols = ["school_id", "school", "city", "state", "students_served", "served_hidden", "served_label", "eligible",
-            "rate", "rate_label", "suppressed", "change", "trend"]  # fmt: skip
+            "rate", "rate_label", "suppressed", "change", "trend", "peer_rate", "gap", "percentile", "ranked"]  # fmt: skip
     return out[cols].reset_index(drop=True)
 
 
@@ -281,10 +359,18 @@ def export_table(table: pd.DataFrame) -> pd.DataFrame:
         "Students served": [lab if h else f"{int(v)}" for v, h, lab in zip(table["students_served"], table["served_hidden"], table["served_label"], strict=True)],
         "Eligible students": [_hidden_label(r) if s else ("" if pd.isna(v) else f"{int(v)}") for v, s, r in zip(table["eligible"], table["suppressed"], table["rate_label"], strict=True)],
         "Rate": table["rate_label"],
-        "Change (pts)": [_points(c) for c in table["change"]],
+        "Change (pts)": (table["change"] * 100).round(1),
         "Trend": table["trend"],
+        "Peer rate": [_rate_text(r) for r in table["peer_rate"]],
+        "Gap to peers (pts)": table["gap"].round(1),
+        "Percentile among peers": table["percentile"].round(0).astype("Int64"),
+        f"Ranked among ({RANKED_PEERS})": table["ranked"],
     })  # fmt: skip
     return out
+
+
+def _rate_text(rate: float) -> str:
+    return "" if pd.isna(rate) else percent(rate)
 
 
 def _hidden_label(rate_label: str) -> str:
@@ -304,15 +390,19 @@ COMPLEMENT_VALUE = -3.0  # hidden only to protect another school: 'hidden', not 
 NO_CHANGE_VALUE = -1000.0  # change in points: below any real change
 
 
-# Above this many cells a Styler costs seconds per rerun (and pandas refuses past 262,144): text columns instead.
-STYLED_CELLS = 20_000
+# A Styler is sent cell by cell: 0.35 s per rerun for 3,500 schools, 5.6 s for 35,000 (measured); above this many
+# rows the page asks for a narrower view and offers the CSV.
+MAX_TABLE_ROWS = 5_000
+NOT_RANKED_VALUE = -1.0  # percentile and peer rate: none shown ('–')
+TABLE_ORDER = ["School", "Rate", "Change (pts)", "Trend", "Peer rate", "Gap to peers (pts)", "Percentile",
+               "Eligible students", "Students served", "City", "State"]  # fmt: skip
 
 
-def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
-    """The school table for st.dataframe: numeric columns (so they sort), hidden cells read '<10'.
+def styled_table(table: pd.DataFrame) -> Styler:
+    """The school table for st.dataframe: numeric columns (so they sort as numbers), hidden cells read '<10'.
 
-    Change is in percentage points. No hidden figure is sent: its cell holds a negative stand-in.
-    A table too large to style comes back as the same columns in text, as shown.
+    Change and gap are in percentage points. No hidden figure is sent: its cell holds a negative stand-in. Meant for
+    at most MAX_TABLE_ROWS rows.
     """
     shown = pd.DataFrame({
         "School": table["school"],
@@ -323,6 +413,9 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
         "Rate": table["rate"].astype(float),
         "Change (pts)": (table["change"].astype(float) * 100).round(1).fillna(NO_CHANGE_VALUE),
         "Trend": table["trend"],
+        "Peer rate": table["peer_rate"].astype(float).fillna(NOT_RANKED_VALUE),
+        "Gap to peers (pts)": table["gap"].astype(float).round(1).fillna(NO_CHANGE_VALUE),
+        "Percentile": table["percentile"].astype(float).round(0).fillna(NOT_RANKED_VALUE),
     })  # fmt: skip
     no_data = table["rate_label"] == "no data"
     shown.loc[table["suppressed"], "Rate"] = HIDDEN_VALUE
@@ -336,17 +429,16 @@ def styled_table(table: pd.DataFrame) -> Styler | pd.DataFrame:
     coded = (
         ~table["suppressed"] & ~no_data & (table["rate_label"] != pd.Series(percents(table["rate"]), index=table.index))
     )
-    if shown.size > STYLED_CELLS:
-        text = shown.copy()
-        for col in counts:
-            text[col] = [_stand_in(v) or f"{int(v):,}" for v in shown[col]]
-        text["Change (pts)"] = ["–" if v == NO_CHANGE_VALUE else points(v) for v in shown["Change (pts)"]]
-        text["Rate"] = [_stand_in(v) or p for v, p in zip(shown["Rate"], percents(shown["Rate"]), strict=True)]
-        text.loc[coded, "Rate"] = table.loc[coded, "rate_label"]
-        return text
+    # The rate and how it stands first, so that a phone shows them beside the name; places last, the state only when
+    # the schools are in more than one.
+    shown = shown[[c for c in TABLE_ORDER if c != "State" or table["state"].nunique() > 1]]
     styler = shown.style.format(lambda v: _stand_in(v) or f"{int(v):,}", subset=counts)
-    styler = styler.format(lambda v: "–" if v == NO_CHANGE_VALUE else points(v), subset=["Change (pts)"])
+    styler = styler.format(
+        lambda v: "–" if v == NO_CHANGE_VALUE else points(v), subset=["Change (pts)", "Gap to peers (pts)"]
+    )
     styler = styler.format(lambda v: _stand_in(v) or percent(v), subset=["Rate"])
+    styler = styler.format(lambda v: "–" if v == NOT_RANKED_VALUE else percent(v), subset=["Peer rate"])
+    styler = styler.format(lambda v: "–" if v == NOT_RANKED_VALUE else ordinal(int(v)), subset=["Percentile"])
     for label, rows in table[coded].groupby("rate_label").groups.items():
         styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Rate"]])
     return styler  # fmt: skip
@@ -458,7 +550,7 @@ def percentile_text(percentile: float, ranked: int, mine: pd.DataFrame, peer_rat
         return "not ranked: small group, rate shown as a range"
     if math.isnan(peer_rate) or math.isnan(percentile):
         return "not ranked: too few peer schools"
-    return f"{ordinal(round(percentile))} percentile of {ranked} peer schools"
+    return f"{ordinal(round(percentile))} percentile of {ranked} {RANKED_PEERS}"
 
 
 def peer_group_label(level: str, locale: str, title_i: bool) -> str:

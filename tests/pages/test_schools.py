@@ -123,7 +123,7 @@ def test_benchmarks_shown_match_pandas(app: AppTest, raw, affiliate, latest) -> 
             mine = school.met / school.eligible
             pct = 100 * ((rates < mine - 1e-12).sum() + 0.5 * ((rates - mine).abs() <= 1e-12).sum()) / len(rates)
             assert row["Percentile among peers"].startswith(f"{round(pct)}")
-            assert row["Percentile among peers"].endswith(f"percentile of {len(rates)} peer schools")
+            assert row["Percentile among peers"].endswith(f"percentile of {len(rates)} {schools_view.RANKED_PEERS}")
             checked += 1
     assert checked >= 2
 
@@ -217,3 +217,60 @@ def test_schools_without_the_outcome_get_an_explained_empty_state(app: AppTest, 
     assert any(f"has graduated (seniors) data in {latest}" in i for i in infos)
     assert not app.get("plotly_chart")  # no empty chart, the notices say why
     assert _table(app, "Trend") is not None  # the table of every school still shows
+
+
+def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTest, raw, affiliate, latest) -> None:
+    _open(app, [], scope=queries.Scope(frozenset({affiliate})))
+    table = _table(app, "Percentile").set_index("School")
+    sums = _sums(raw, METRIC)
+    year = sums[(sums["school_year"] == latest) & (sums["eligible"] > 0)]
+    mine = year[year["affiliate_id"] == affiliate]
+    ranked_checked = gaps = 0
+    for school in mine.itertuples():
+        row = table.loc[school.name] if school.name in table.index else None
+        if row is None or isinstance(row, pd.DataFrame):  # two schools of one name: skip the ambiguous row
+            continue
+        group = year[(year["level"] == school.level) & (year["locale"] == school.locale)
+                     & (year["title_i"] == school.title_i)]  # fmt: skip
+        outside = (group["affiliate_id"] != affiliate).sum()
+        if outside < schools_view.MIN_OTHER_SCHOOLS:
+            assert row["Peer rate"] == schools_view.NOT_RANKED_VALUE
+            continue
+        peer = group["met"].sum() / group["eligible"].sum()
+        assert row["Peer rate"] == pytest.approx(peer)
+        if row["Rate"] >= 0 and row["Gap to peers (pts)"] != schools_view.NO_CHANGE_VALUE:
+            assert row["Gap to peers (pts)"] == pytest.approx(round((row["Rate"] - peer) * 100, 1), abs=0.051)
+            gaps += 1
+        if row["Percentile"] != schools_view.NOT_RANKED_VALUE:
+            ranks = group[group["eligible"] >= 10]
+            rates = ranks["met"] / ranks["eligible"]
+            me = school.met / school.eligible
+            pct = 100 * ((rates < me - 1e-12).sum() + 0.5 * ((rates - me).abs() <= 1e-12).sum()) / len(rates)
+            assert row["Percentile"] == round(pct)
+            ranked_checked += 1
+    assert ranked_checked >= 3 and gaps >= 3
+    numbers = ["Students served", "Eligible students", "Rate", "Peer rate", "Gap to peers (pts)", "Percentile"]
+    assert all(pd.api.types.is_float_dtype(table[c]) for c in numbers)  # they sort as numbers
+
+
+def test_the_board_narrows_the_table_by_state_and_affiliate(app: AppTest, raw, latest) -> None:
+    app.query_params["state"] = "NC"
+    _open(app, [])
+    assert not any("your" in s.value.lower() for s in app.subheader)
+    table = _table(app, "Percentile")
+    served = raw["school_years"].merge(raw["schools"][["school_id", "state", "affiliate_id", "name"]])
+    nc = served[(served["school_year"] == latest) & (served["state"] == "NC")]
+    assert len(table) == len(nc) and "State" not in table.columns  # one state: no column saying so
+    one = nc["affiliate_id"].value_counts().index[0]
+    app.multiselect(key="filter_aff").set_value([one]).run()
+    assert not app.exception
+    assert len(_table(app, "Percentile")) == (nc["affiliate_id"] == one).sum()
+    assert app.query_params["aff"] in (one, [one])
+
+
+def test_a_view_of_more_schools_than_a_table_shows_asks_for_a_state(app: AppTest, raw, monkeypatch) -> None:
+    monkeypatch.setattr(schools_view, "MAX_TABLE_ROWS", 50)
+    _open(app, [])
+    assert any("Pick a state or an affiliate" in i.value for i in app.info)
+    assert not any("Percentile" in d.value.columns for d in app.dataframe)
+    assert app.get("download_button")  # the CSV still holds every school

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,7 +107,8 @@ def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead,
         assert row["percentile"] == pytest.approx(expected)
         assert row["ranked"] == len(rates)
         assert (
-            row["percentile_text"] == f"{schools_view.ordinal(round(expected))} percentile of {len(rates)} peer schools"
+            row["percentile_text"]
+            == f"{schools_view.ordinal(round(expected))} percentile of {len(rates)} {schools_view.RANKED_PEERS}"
         )
         ranked_any += 1
     assert ranked_any >= 2
@@ -223,16 +225,31 @@ def test_figures_carry_labels_not_hidden_numbers() -> None:
     assert "Nation (all schools)" in traces
 
 
-def test_a_table_too_large_to_style_is_sent_as_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    table = _table()
-    styled = schools_view.styled_table(table)
-    monkeypatch.setattr(schools_view, "STYLED_CELLS", 1)
-    text = schools_view.styled_table(table)
-    assert isinstance(text, pd.DataFrame)
-    html = styled.to_html()
-    for rate in text["Rate"]:  # what the Styler would draw, cell for cell
-        assert f" >{rate}</td>" in html or f" >{rate.replace('>', '&gt;').replace('<', '&lt;')}</td>" in html
-    assert text["Rate"].isin([privacy.SUPPRESSED, privacy.HIDDEN_LABEL]).sum() == table["suppressed"].sum()
+def test_every_column_of_numbers_is_sent_as_numbers_whatever_the_size() -> None:
+    shown = schools_view.styled_table(_table()).data
+    numbers = ["Students served", "Eligible students", "Rate", "Change (pts)", "Peer rate", "Gap to peers (pts)",
+               "Percentile"]  # fmt: skip
+    assert all(pd.api.types.is_float_dtype(shown[c]) for c in numbers)
+    csv = schools_view.export_table(_table())
+    assert pd.api.types.is_float_dtype(csv["Change (pts)"])  # 3.9, not the text '+3.9
+
+
+def test_peer_standing_of_every_school_agrees_with_the_benchmarks_of_a_chosen_few(engine) -> None:
+    year = schools_view.network_rates(engine, METRIC)["school_year"].max()
+    network = schools_view.network_rates(engine, METRIC, (year,))
+    aggregates = schools_view.benchmark_rates(engine, METRIC, network=network)
+    for scope in (queries.EVERYTHING, queries.Scope(frozenset({network.merge(schools_view.school_directory(
+            engine))["affiliate_id"].value_counts().index[0]}))):  # fmt: skip
+        directory = schools_view.school_directory(engine, scope)
+        rates = schools_view.suppressed_school_rates(schools_view.school_rates(engine, METRIC, scope, years=(year,)))
+        standing = schools_view.peer_standing(directory, rates, network, aggregates, year, scope.affiliates is not None)
+        standing = standing.set_index("school_id")
+        chosen = tuple(standing.index[:40])
+        bench = schools_view.benchmarks(engine, METRIC, year, chosen, scope, rates=rates, network=network,
+                                        directory=directory, aggregates=aggregates).set_index("school_id")  # fmt: skip
+        assert standing.loc[list(chosen), "peer_rate"].equals(bench["peer_rate"].loc[list(chosen)])
+        np.testing.assert_allclose(standing.loc[list(chosen), "percentile"], bench["percentile"].loc[list(chosen)])
+        assert standing.loc[list(chosen), "percentile"].notna().sum() >= 5  # some are ranked, not all left out
 
 
 def test_an_admins_school_rates_taken_from_the_network_rows_equal_the_query(engine) -> None:
