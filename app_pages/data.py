@@ -14,6 +14,8 @@ upload.upload_section(engine)
 
 st.header("Templates")
 upload.template_downloads()
+st.subheader("Your current rows, to edit")
+upload.current_rows_download(engine, data.school_years(engine))
 
 st.header("Load history")
 upload.load_history(engine)

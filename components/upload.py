@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data
-from dashboard.data import contract, ingest, templates, upload_files
+from dashboard.data import contract, ingest, templates, upload_files, users
 from dashboard.data.queries import EVERYTHING, Scope
 from dashboard.export import to_csv
 from dashboard.formatting import markdown_text
@@ -30,12 +30,15 @@ def current_scope() -> Scope:
 
 
 def uploader() -> list:
-    """The file picker: several contract tables as <table>.csv files or XLSX workbooks (a sheet per table)."""
+    """The file picker: several contract tables as <table>.csv files or XLSX workbooks (a sheet per table).
+
+    Keyed by the upload round: after a load the picker starts empty, so the files just loaded (and their Confirm
+    button) do not come back."""
     return st.file_uploader(
         "Contract tables: `<table>.csv` files, or an XLSX workbook with a sheet per table",
         type=["csv", "xlsx"],
         accept_multiple_files=True,
-        key="data_upload",
+        key=f"data_upload_{int(st.session_state.get('upload_round', 0))}",
     )
 
 
@@ -74,7 +77,16 @@ def _previews(paths: list[Path]) -> tuple[dict[str, pd.DataFrame], list[upload_f
 
 def _counts(report: ingest.LoadReport, caption: str) -> None:
     st.caption(caption)
-    st.dataframe(templates.counts_frame(report), hide_index=True)
+    st.dataframe(templates.counts_frame(report).rename(columns=templates.COUNT_LABELS), hide_index=True)
+
+
+def _changes(report: ingest.LoadReport) -> None:
+    """Before and after of every value the load would change, per table (the first CHANGE_SAMPLE of each)."""
+    for table, changes in report.changes.items():
+        changed = report.counts[table].changed
+        shown = f"the first {len(changes):,} values" if len(changes) >= ingest.CHANGE_SAMPLE else "every value"
+        with st.expander(f"{table}: {changed:,} changed row(s), before and after ({shown})"):
+            st.dataframe(changes.rename(columns=str.capitalize), hide_index=True)
 
 
 def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadReport:
@@ -112,6 +124,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
         st.dataframe(templates.problems_frame(report.warnings), hide_index=True)
     if report.ok:
         _counts(report, "What a load would do, per table (nothing written yet):")
+        _changes(report)
     return report
 
 
@@ -131,8 +144,9 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         return report
     st.cache_data.clear()
     _new_undo_round()  # the history below offers the new load first, with nothing ticked
-    st.success(f"Load {report.load_id:d} recorded. Every page now shows the new figures.")
-    _counts(report, "What the load did, per table:")
+    st.session_state["upload_round"] = int(st.session_state.get("upload_round", 0)) + 1
+    st.session_state["load_done"] = (report.load_id, templates.counts_frame(report))
+    st.rerun()  # the picker starts empty: the files just loaded, and their Confirm button, are gone
     return report
 
 
@@ -146,6 +160,11 @@ def review(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadR
 
 def upload_section(engine: sa.Engine) -> None:
     """The uploader, and the check and load of whatever it holds."""
+    if done := st.session_state.pop("load_done", None):
+        load_id, counts = done
+        st.success(f"Load {load_id:d} recorded. Every page now shows the new figures.")
+        st.caption("What the load did, per table:")
+        st.dataframe(counts.rename(columns=templates.COUNT_LABELS), hide_index=True)
     scope = current_scope()
     if scope.affiliates is not None:
         st.caption(f"You can load rows of your own affiliates only ({markdown_text(', '.join(sorted(scope.affiliates)))}); a file "
@@ -174,6 +193,28 @@ def template_downloads() -> None:
     st.caption(f"Tables load in this order, so references resolve: {', '.join(contract.TABLES)}.")
 
 
+def current_rows_download(engine: sa.Engine, years: list[str]) -> None:
+    """The rows in the user's scope as they stand, for one school year, as a workbook to edit and upload again."""
+    if not years:
+        return
+    scope = current_scope()
+    year = st.selectbox("School year of the rows", list(reversed(years)), key="current_rows_year")
+    whose = "your affiliates'" if scope.affiliates is not None else "the whole network's"
+    name = f"current_rows_{year}.xlsx"
+    user = current_user()
+
+    def make() -> bytes:
+        body = templates.rows_xlsx(templates.current_rows(engine, scope, year))
+        users.audit(engine, user, users.DOWNLOADED, name)
+        return body
+
+    st.download_button(f"Current rows, {year} (XLSX)", make, file_name=name, key="dl_current_rows", on_click="ignore",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+    st.caption(f"{whose.capitalize()} rows of {year} (and the affiliates, schools and partners they name), under the "
+               "template's headers. Change what needs changing, upload the file, and the check lists every value "
+               "before and after; rows left as they are load as unchanged.")  # fmt: skip
+
+
 def _undo_round() -> int:
     """The undo form's round: its widgets are keyed by it, so after a load or an undo the form starts afresh (newest
     load chosen, nothing ticked or typed) instead of keeping what the browser last held."""
@@ -198,7 +239,7 @@ def load_history(engine: sa.Engine) -> None:
     if history.empty:
         st.info("No loads are recorded yet: the first confirmed upload will appear here.")
         return
-    st.dataframe(history, hide_index=True)
+    st.dataframe(templates.history_for_people(history), hide_index=True)
     undoable = history.loc[history["status"] == "loaded", "load_id"].tolist()
     if not undoable:
         st.caption("Every load has been undone.")

@@ -153,6 +153,12 @@ TRUSTED_NAMES = {
     "n": "kpi: a formatted count or the suppressed label",
     "estimate": "roi.PUBLISHED_ESTIMATES, written in code",
     "why": "Data page: templates.undo_needs_typed_id's fixed text around load ids and row counts",
+    "count": "Outcomes: a count of places",
+    "order": "Outcomes: fixed text around counts",
+    "whose": "Schools: 'your schools' or 'schools'",
+    "noun": "Outcomes' drill: LEVEL_NOUN's fixed words",
+    "article": "the same: 'a' or 'an'",
+    "verb": "the same: fixed words",
 }
 
 

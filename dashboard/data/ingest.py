@@ -98,6 +98,8 @@ class LoadReport:
     warnings: list[Problem] = field(default_factory=list)
     load_id: int | None = None
     dry_run: bool = False
+    # Per table, the first CHANGE_SAMPLE changed values: row (its key), column, before, after.
+    changes: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -482,6 +484,35 @@ def _diff(conn: sa.Connection, table: str, frame: pd.DataFrame) -> tuple[pd.Data
     return merged.loc[is_new, cols], merged.loc[changed, cols], previous, int((~is_new & same).sum())
 
 
+CHANGE_SAMPLE = 500  # changed values listed per table in a review; the counts cover them all
+
+
+def change_details(table: str, changed: pd.DataFrame, previous: pd.DataFrame, limit: int = CHANGE_SAMPLE
+                   ) -> pd.DataFrame:  # fmt: skip
+    """The values a load changes in `table`, one per row and column that differ: row (its key as
+    'school_id 370… · school_year 2023-24'), column, before, after (as text, as the file and the database hold them);
+    at most `limit`. `changed` and `previous` are _diff's, row for row."""
+    key = list(contract.TABLES[table][0])
+    rows: list[dict[str, str]] = []
+    labels = [" · ".join(f"{k} {v}" for k, v in zip(key, values, strict=True))
+              for values in changed[key].itertuples(index=False)]  # fmt: skip
+    differs = {c: ~_same(changed[c].reset_index(drop=True), previous[c].reset_index(drop=True))
+               for c in changed.columns if c not in key and c in previous.columns}  # fmt: skip
+    after, before = changed.reset_index(drop=True), previous.reset_index(drop=True)
+    for i, label in enumerate(labels):
+        for column, mask in differs.items():
+            if mask.iloc[i]:
+                rows.append({"row": label, "column": column, "before": _text(before[column].iloc[i]),
+                             "after": _text(after[column].iloc[i])})  # fmt: skip
+                if len(rows) >= limit:
+                    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["row", "column", "before", "after"])
+
+
+def _text(value: Any) -> str:
+    return "" if pd.isna(value) else str(value)
+
+
 def _tuples(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """Rows as tuples of native Python values (missing as None), built a column at a time."""
     columns = []
@@ -661,8 +692,10 @@ def load_tables(engine: sa.Engine, paths: list[Path], loaded_by: str, dry_run: b
         if report.problems:
             return report
         for t in order:
-            added, changed, _, unchanged = diffs[t]
+            added, changed, previous, unchanged = diffs[t]
             report.counts[t] = TableCounts(len(added), len(changed), unchanged)
+            if len(changed):
+                report.changes[t] = change_details(t, changed, previous)
         if dry_run:
             return report
         result = conn.execute(

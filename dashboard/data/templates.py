@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from dashboard.data import contract, db, ingest, upload_files
+from dashboard.data.queries import Scope
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "message"]
 HISTORY_COLUMNS = ["load_id", "loaded_by", "loaded_at", "rows_added", "rows_changed", "status", "summary"]
@@ -164,3 +165,66 @@ def undo_needs_typed_id(history: pd.DataFrame, year_rows: int) -> dict[int, str]
                 f"Load {load_id} added or changed {n:,} rows, more than the busiest school year holds ({year_rows:,})."
             )
     return reasons
+
+
+def current_rows(engine: sa.Engine, scope: Scope, school_year: str) -> dict[str, pd.DataFrame]:
+    """The rows a user may load, as they stand, per contract table in contract columns: the year-keyed tables for
+    `school_year`, the others whole; within `scope` (a lead: its affiliates, their schools, and the partners those
+    schools worked with that year). Coordinates the loader approximated read blank, as they were given."""
+    s = db.schools.c
+    mine = sorted(scope.affiliates) if scope.affiliates is not None else None
+    school_ids = sa.select(s.school_id).where(s.affiliate_id.in_(mine)) if mine is not None else None
+    out: dict[str, pd.DataFrame] = {}
+    for table in contract.TABLES:
+        t = db.metadata.tables[table]
+        where: list[sa.ColumnElement[bool]] = []
+        if "school_year" in t.c:
+            where.append(t.c.school_year == school_year)
+        if mine is not None:
+            if "affiliate_id" in t.c and table != "schools":
+                where.append(t.c.affiliate_id.in_(mine))
+            elif table == "schools":
+                where.append(s.affiliate_id.in_(mine))
+            elif table == "partners":
+                ps = db.partnerships.c
+                where.append(t.c.partner_id.in_(
+                    sa.select(ps.partner_id).where(ps.school_id.in_(school_ids), ps.school_year == school_year)))  # fmt: skip
+            else:
+                where.append(t.c.school_id.in_(school_ids))
+        approximate = [t.c.approximate_location] if "approximate_location" in t.c else []
+        keys = [t.c[k] for k in contract.TABLES[table][0]]
+        stmt = sa.select(*(t.c[c] for c in contract.columns(table)), *approximate).where(*where).order_by(*keys)
+        with engine.connect() as conn:
+            frame = pd.DataFrame([tuple(r) for r in conn.execute(stmt)],
+                                 columns=[*contract.columns(table), *(["approximate_location"] if approximate else [])])  # fmt: skip
+        if approximate:
+            frame.loc[frame["approximate_location"].astype(bool), ["latitude", "longitude"]] = None
+            frame = frame.drop(columns="approximate_location")
+        out[table] = frame
+    return out
+
+
+def rows_xlsx(frames: dict[str, pd.DataFrame]) -> bytes:
+    """A workbook with a sheet per table holding its rows under the contract header: a file to edit and upload."""
+    wb = Workbook(write_only=True)
+    for table, frame in frames.items():
+        ws = wb.create_sheet(table)
+        ws.append(list(frame.columns))
+        for record in frame.itertuples(index=False):
+            ws.append([None if (v is None or (isinstance(v, float) and v != v)) else v for v in record])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+HISTORY_LABELS = {"load_id": "Load", "loaded_by": "Loaded by", "loaded_at": "When (UTC)", "rows_added": "Rows added",
+                  "rows_changed": "Rows changed", "status": "Status", "summary": "What it did"}  # fmt: skip
+COUNT_LABELS = {"table": "Table", "added": "Rows added", "changed": "Rows changed", "unchanged": "Rows unchanged"}
+
+
+def history_for_people(history: pd.DataFrame) -> pd.DataFrame:
+    """load_history with headers a person reads ('Rows added', not rows_added) and statuses in words."""
+    out = history.assign(
+        status=history["status"].map({"loaded": "in place", "undone": "undone"}).fillna(history["status"])
+    )
+    return out.rename(columns=HISTORY_LABELS)

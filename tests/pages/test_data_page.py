@@ -116,8 +116,8 @@ def test_page_renders_templates_and_history(engine: sa.Engine) -> None:
     assert any("XLSX" in label for label in downloads)
     assert any("No files chosen yet" in i.value for i in at.info)
     history = at.dataframe[-1].value
-    assert history["load_id"].tolist() == [1]
-    assert history.iloc[0]["loaded_by"] == "demo" and history.iloc[0]["status"] == "loaded"
+    assert history["Load"].tolist() == [1]  # headers a person reads, not column names
+    assert history.iloc[0]["Loaded by"] == "demo" and history.iloc[0]["Status"] == "in place"
     assert at.selectbox(key="undo_load_id_0").options == ["1"]
     # Load 1 is the initial build, the whole network: its undo asks for the id typed, not a box ticked.
     assert not [c for c in at.checkbox if str(c.key).startswith("undo_confirm")]
@@ -151,13 +151,13 @@ def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_pat
     at = AppTest.from_function(_review_then_history_script, kwargs={"paths": [str(good)], "user": "tester"},
                                default_timeout=60).run()  # fmt: skip
     assert not at.exception and not at.error
-    counts = next(d.value for d in at.dataframe if list(d.value.columns) == ["table", "added", "changed", "unchanged"])
-    assert counts.to_dict("records") == [{"table": "affiliates", "added": 1, "changed": 0, "unchanged": 0}]
+    counts = next(d.value for d in at.dataframe if "Rows unchanged" in d.value.columns)
+    assert counts.to_dict("records") == [{"Table": "affiliates", "Rows added": 1, "Rows changed": 0,
+                                          "Rows unchanged": 0}]  # fmt: skip
     assert _loads(engine) == [(1, "demo", "loaded")]  # a check writes nothing
 
     at.button(key="confirm_load").click().run()
     assert not at.exception
-    assert any("Load 2 recorded" in s.value for s in at.success)
     assert _loads(engine) == [(1, "demo", "loaded"), (2, "tester", "loaded")]
     # Right after the load, the undo form offers that load, not the initial build, with nothing ticked.
     offered = [b for b in at.selectbox if str(b.key).startswith("undo_load_id")]
@@ -165,7 +165,7 @@ def test_good_file_is_counted_then_loaded_then_undone(engine: sa.Engine, tmp_pat
     assert all(not c.value for c in at.checkbox if str(c.key).startswith("undo_confirm"))
 
     page = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=60).run()
-    assert page.dataframe[-1].value["load_id"].tolist() == [2, 1]
+    assert page.dataframe[-1].value["Load"].tolist() == [2, 1]
     assert page.selectbox(key="undo_load_id_0").value == 2  # the newest load still in place
     assert page.button(key="undo_load").disabled  # undo needs its confirmation ticked first
     page.checkbox(key="undo_confirm_0_2").check().run()
@@ -232,3 +232,62 @@ def test_every_page_says_how_current_its_data_is(engine: sa.Engine, page: str) -
     at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60).run()
     assert not at.exception
     assert expected in [c.value for c in at.caption], [c.value for c in at.caption][:4]
+
+
+class _Uploaded:
+    """What st.file_uploader hands back: a name and the bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.name, self._body = path.name, path.read_bytes()
+
+    def getvalue(self) -> bytes:
+        return self._body
+
+
+def _upload_section_script(paths: list[str]) -> None:
+    """The page's upload section, with a picker that holds `paths` until its key changes, as a new widget would."""
+    from pathlib import Path
+
+    import streamlit as st
+
+    from components import data, upload
+    from tests.pages.test_data_page import _Uploaded
+
+    def picker() -> list:
+        return [_Uploaded(Path(p)) for p in paths] if int(st.session_state.get("upload_round", 0)) == 0 else []
+
+    upload.uploader = picker
+    upload.upload_section(data.engine_or_stop())
+
+
+def test_after_a_load_the_picker_starts_empty_and_no_confirm_is_left(engine: sa.Engine, tmp_path: Path) -> None:
+    good = tmp_path / "affiliates.csv"
+    good.write_text(AFFILIATES_HEADER + "NEW-1,New affiliate,affiliate,TX,Austin,30.27,-97.74\n")
+    at = AppTest.from_function(_upload_section_script, kwargs={"paths": [str(good)]}, default_timeout=60).run()
+    assert [b.key for b in at.button] == ["confirm_load"]
+    at.button(key="confirm_load").click().run()
+    assert not at.exception
+    assert any("Load 2 recorded" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "confirm_load"]  # the loaded files are gone, and their button
+    assert any("No files chosen yet" in i.value for i in at.info)
+    counts = next(d.value for d in at.dataframe if "Rows added" in d.value.columns)
+    assert counts["Rows added"].tolist() == [1]
+    at.run()
+    assert not at.success  # said once, not on every later run
+
+
+def test_the_review_shows_each_changed_value_before_and_after(engine: sa.Engine, tmp_path: Path) -> None:
+    with engine.connect() as conn:
+        first = conn.execute(sa.select(db.affiliates).order_by(db.affiliates.c.affiliate_id).limit(2)).all()
+    edited = tmp_path / "affiliates.csv"
+    cities = ["Renamed City", first[1].city]
+    lines = [f"{r.affiliate_id},{r.name},{r.kind},{r.state},{city},{r.latitude if r.latitude is not None else ''},"
+             f"{r.longitude if r.longitude is not None else ''}" for r, city in zip(first, cities, strict=True)]  # fmt: skip
+    edited.write_text(AFFILIATES_HEADER + "\n".join(lines) + "\n")
+    at = _review([edited]).run()
+    assert not at.exception and not at.error
+    expander = next(e for e in at.expander if e.label.startswith("affiliates: 1 changed row"))
+    changes = expander.dataframe[0].value
+    assert changes.to_dict("records") == [{"Row": f"affiliate_id {first[0].affiliate_id}", "Column": "city",
+                                           "Before": first[0].city, "After": "Renamed City"}]  # fmt: skip
+    assert _loads(engine) == [(1, "demo", "loaded")]

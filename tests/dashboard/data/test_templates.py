@@ -106,3 +106,46 @@ def test_undo_asks_for_the_id_of_the_initial_build_and_of_any_load_bigger_than_a
     assert "1,200 rows" in asked[4] and "(1,000)" in asked[4]
     assert set(templates.undo_needs_typed_id(history, year_rows=5_000)) == {1}
     assert templates.undo_needs_typed_id(history.iloc[:0], year_rows=1_000) == {}
+
+
+def test_a_leads_current_rows_are_its_own_and_load_back_unchanged(tmp_path, sqlite_engine, raw) -> None:
+    from dashboard.data.queries import Scope
+
+    year = raw["school_years"]["school_year"].max()
+    affiliate = raw["schools"]["affiliate_id"].value_counts().index[0]
+    scope = Scope(frozenset({affiliate}))
+    frames = templates.current_rows(sqlite_engine, scope, year)
+    mine = raw["schools"].loc[raw["schools"]["affiliate_id"] == affiliate, "school_id"]
+    assert set(frames["schools"]["school_id"]) == set(mine)
+    assert set(frames["affiliates"]["affiliate_id"]) == {affiliate}
+    expected = raw["outcomes"][(raw["outcomes"]["school_year"] == year) & raw["outcomes"]["school_id"].isin(mine)]
+    assert len(frames["outcomes"]) == len(expected) > 0
+    assert set(frames["school_years"]["school_year"]) == {year}
+    for table, frame in frames.items():
+        assert tuple(frame.columns) == contract.columns(table)
+    path = tmp_path / "current.xlsx"
+    path.write_bytes(templates.rows_xlsx(frames))
+    assert load_workbook(path, read_only=True).sheetnames == list(contract.TABLES)
+    report = ingest.load_tables(sqlite_engine, [path], loaded_by="lead", dry_run=True, scope=scope)
+    assert report.ok, report.summary_lines()
+    assert all(c.added == 0 and c.changed == 0 for c in report.counts.values()), report.summary_lines()
+    assert sum(c.unchanged for c in report.counts.values()) == sum(len(f) for f in frames.values())
+
+
+def test_an_edited_value_is_listed_before_and_after(tmp_path, sqlite_engine, raw) -> None:
+    from dashboard.data.queries import Scope
+
+    year = raw["school_years"]["school_year"].max()
+    affiliate = raw["schools"]["affiliate_id"].value_counts().index[0]
+    scope = Scope(frozenset({affiliate}))
+    frames = templates.current_rows(sqlite_engine, scope, year)
+    years = frames["school_years"]
+    before = int(years.loc[0, "volunteers"])
+    years.loc[0, "volunteers"] = before + 7
+    path = tmp_path / "edited.xlsx"
+    path.write_bytes(templates.rows_xlsx({"school_years": years}))
+    report = ingest.load_tables(sqlite_engine, [path], loaded_by="lead", dry_run=True, scope=scope)
+    assert report.ok and report.counts["school_years"].changed == 1
+    assert report.changes["school_years"].to_dict("records") == [{
+        "row": f"school_id {years.loc[0, 'school_id']} · school_year {year}", "column": "volunteers",
+        "before": str(before), "after": str(before + 7)}]  # fmt: skip
