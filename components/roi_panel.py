@@ -138,5 +138,6 @@ def headline(result: roi.Result) -> None:
         f"{result.extra_graduates:,.0f} extra graduates credited to the program; benefits "
         f"{_money(result.total_benefits)} (private earnings {_money(result.benefits['private_earnings'])}, public "
         f"savings {_money(result.benefits['public_savings'])}) against costs of {_money(result.costs)}. Partners "
-        f"also gave {_money(result.leveraged_usd)} in in-kind gifts and volunteer time."
+        f"also gave {_money(result.leveraged_usd)} in in-kind gifts and volunteer time (partners' reports, hours at the "
+        "value in the assumptions; the funding mix below shows in-kind revenue as affiliates booked it)."
     )

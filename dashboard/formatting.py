@@ -16,7 +16,7 @@ LABELS = {
     "states": "States (incl. DC)",
     "partners": "Community partners",
     "volunteers": "Volunteers",
-    "volunteer_hours": "Volunteer hours",
+    "volunteer_hours": "Volunteer hours (schools' reports)",
     "staff": "Site coordinators and staff (FTE)",
     "remained_in_school": "Remained in school",
     "promoted": "Promoted (K-11)",

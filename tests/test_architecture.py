@@ -159,6 +159,8 @@ TRUSTED_NAMES = {
     "noun": "Outcomes' drill: LEVEL_NOUN's fixed words",
     "article": "the same: 'a' or 'an'",
     "verb": "the same: fixed words",
+    "table": "Data page: a contract table's name, checked against contract.TABLES by the loader",
+    "shown": "Data page: fixed text around a count",
 }
 
 

@@ -236,7 +236,7 @@ def value_trend(by_year: pd.DataFrame, year: str) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("In-kind value given by partners (USD)", "Volunteer hours given by partners"),
+        subplot_titles=("In-kind gifts (partners' reports, USD)", "Volunteer hours (partners' reports)"),
         horizontal_spacing=0.12,
     )
     colours = [HIGHLIGHT_COLOUR if y == year else BAR_COLOUR for y in by_year["school_year"]]

@@ -40,7 +40,7 @@ FUNDING_NAMES = {
     "corporate": "Corporations",
     "individual": "Individuals",
     "events": "Events",
-    "in_kind": "In-kind gifts",
+    "in_kind": "In-kind revenue (affiliates' books)",
 }
 LOW_COLOUR, HIGH_COLOUR, MUTED = "#56B4E9", "#E69F00", "#BFC7D1"
 LAYOUT = {"margin": {"t": 10, "l": 10, "r": 10}, "legend": {"orientation": "h", "y": -0.25}}
