@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from components import data, filters
-from dashboard import access, formatting, glossary
+from dashboard import access, formatting
 from dashboard.data import queries
 
 
@@ -23,9 +23,6 @@ def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, querie
     if as_of := data.data_as_of(engine):
         load_id, when = as_of
         st.caption(f"Data as of {formatting.moment(when)} (load {load_id}, the newest in place).")
-    with st.sidebar.expander("Glossary: what the figures mean"):
-        st.markdown("\n".join(f"- **{formatting.markdown_text(term)}**: {formatting.markdown_text(text)}"
-                               for term, text in glossary.TERMS.items()))  # fmt: skip
     years = data.school_years(engine)
     if not years:
         st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")

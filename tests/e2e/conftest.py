@@ -125,6 +125,6 @@ def submit_sign_in(page, username: str, password: str, attempts: int = 3) -> Non
 
 def sign_in(page, username: str = "admin", password: str = "demo-admin-pass") -> None:
     """Sign in with a demo account (the demo database creates them on first start)."""
-    wait_ready(page)
+    wait_ready(page, 300_000)  # the first page a fresh server serves waits for it to build the demo database
     page.get_by_role("textbox", name="Username").wait_for(timeout=120_000)
     submit_sign_in(page, username, password)

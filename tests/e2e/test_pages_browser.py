@@ -279,7 +279,9 @@ def _check_state_csv(page: Page, network: demo.Network, role: str, database: Pat
     and one audit row naming the user and the file."""
     username = ROLES[role].username
     audited_before = _downloads_audited(database, username) if database else []
-    expander = page.locator('[data-testid="stExpander"]').first
+    expander = page.locator(
+        '[data-testid="stMain"] [data-testid="stExpander"]'
+    ).first  # the sidebar's glossary is not it
     expander.locator("summary").click()
     wait_ready(page, TIMEOUT)
     button = expander.get_by_role("button", name="Download CSV")
