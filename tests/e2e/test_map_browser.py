@@ -58,8 +58,8 @@ def test_the_map_draws_from_the_app_alone_and_a_click_shows_the_card(server, bro
     page.get_by_role("link", name="Map").click()  # by the menu: a deep link logs a host-config 404 (STACK-NOTES)
     wait_ready(page)
     frame = page.frame_locator(MAP_FRAME)
-    # Within a few seconds of the page being ready (about 1.5 s here; the margin is for a busy CI machine).
-    expect(frame.locator(".map-cluster").first).to_be_visible(timeout=8_000)
+    # A wait for the map to draw, not a timing (about 1.5 s here; over 8 s was seen on a loaded CI machine).
+    expect(frame.locator(".map-cluster").first).to_be_visible(timeout=45_000)
     expect(frame.locator("path.map-state").first).to_be_visible(timeout=2_000)
     assert frame.locator(".map-cluster-school").count() > 0
     assert frame.locator(".map-cluster-partner").count() > 0

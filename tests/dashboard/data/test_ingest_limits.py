@@ -94,7 +94,9 @@ def test_a_stray_cell_under_the_header_lists_the_first_problems_and_counts_the_r
     assert found["count"] > 100_000 and len(found["problems"]) == 3, found  # every blank row lacks its values
     more = found["count"] - upload_files.PROBLEMS_LISTED
     assert found["summary"] == f"... and {more:,} more problem(s), not listed"
-    assert found["seconds"] < 3 * SECONDS and found["mb"] < MEGABYTES, found
+    # A ceiling against a runaway read (a row-by-row walk of every problem), not a benchmark: 15.1 s was seen on a
+    # loaded CI machine for what takes 4 s on a quiet one.
+    assert found["seconds"] < 10 * SECONDS and found["mb"] < MEGABYTES, found
 
 
 def test_a_zip_bomb_is_refused_from_its_central_directory(
