@@ -75,9 +75,10 @@ def _previews(paths: list[Path]) -> tuple[dict[str, pd.DataFrame], list[upload_f
     return out, refused
 
 
-def _counts(report: ingest.LoadReport, caption: str) -> None:
+def _counts(counts: pd.DataFrame, caption: str) -> None:
+    """templates.counts_frame under its caption, with readable headers."""
     st.caption(caption)
-    st.dataframe(templates.counts_frame(report).rename(columns=templates.COUNT_LABELS), hide_index=True)
+    st.dataframe(counts.rename(columns=templates.COUNT_LABELS), hide_index=True)
 
 
 def _changes(report: ingest.LoadReport) -> None:
@@ -123,7 +124,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
         st.warning(f"{len(report.warnings):,} warning(s): these do not stop a load.")
         st.dataframe(templates.problems_frame(report.warnings), hide_index=True)
     if report.ok:
-        _counts(report, "What a load would do, per table (nothing written yet):")
+        _counts(templates.counts_frame(report), "What a load would do, per table (nothing written yet):")
         _changes(report)
     return report
 
@@ -163,8 +164,7 @@ def upload_section(engine: sa.Engine) -> None:
     if done := st.session_state.pop("load_done", None):
         load_id, counts = done
         st.success(f"Load {load_id:d} recorded. Every page now shows the new figures.")
-        st.caption("What the load did, per table:")
-        st.dataframe(counts.rename(columns=templates.COUNT_LABELS), hide_index=True)
+        _counts(counts, "What the load did, per table:")
     scope = current_scope()
     if scope.affiliates is not None:
         st.caption(f"You can load rows of your own affiliates only ({markdown_text(', '.join(sorted(scope.affiliates)))}); a file "

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from dashboard.data import contract, db, ingest, upload_files
-from dashboard.data.queries import Scope
+from dashboard.data.queries import Scope, read_frame
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "message"]
 HISTORY_COLUMNS = ["load_id", "loaded_by", "loaded_at", "rows_added", "rows_changed", "status", "summary"]
@@ -194,9 +194,7 @@ def current_rows(engine: sa.Engine, scope: Scope, school_year: str) -> dict[str,
         approximate = [t.c.approximate_location] if "approximate_location" in t.c else []
         keys = [t.c[k] for k in contract.TABLES[table][0]]
         stmt = sa.select(*(t.c[c] for c in contract.columns(table)), *approximate).where(*where).order_by(*keys)
-        with engine.connect() as conn:
-            frame = pd.DataFrame([tuple(r) for r in conn.execute(stmt)],
-                                 columns=[*contract.columns(table), *(["approximate_location"] if approximate else [])])  # fmt: skip
+        frame = read_frame(engine, stmt)
         if approximate:
             frame.loc[frame["approximate_location"].astype(bool), ["latitude", "longitude"]] = None
             frame = frame.drop(columns="approximate_location")
