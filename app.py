@@ -9,6 +9,7 @@ st.set_page_config(page_title="Impact dashboard", page_icon=":school:", layout="
 
 try:
     engine = data.engine()
+    data.read_version(engine)  # once per rerun: the cached reads of this run are keyed on it
     demo = data.is_demo(engine)
 except auth.DATABASE_DOWN:
     auth.database_unreachable()  # the form stays up; each run tries the database again

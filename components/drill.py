@@ -6,16 +6,16 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from components import navigation
+from components import data, navigation
 from dashboard import formatting
 from dashboard.data import queries
 from dashboard.views import outcomes as outcomes_view
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def school_names(_engine: sa.Engine, affiliate: str, scope: queries.Scope) -> dict[str, str]:
+@data.cached(max_entries=256)
+def school_names(engine: sa.Engine, affiliate: str, scope: queries.Scope) -> dict[str, str]:
     """Cached outcomes_view.school_names."""
-    return outcomes_view.school_names(_engine, affiliate, scope)
+    return outcomes_view.school_names(engine, affiliate, scope)
 
 
 def position(known: pd.DataFrame, highest: outcomes_view.DrillPath = outcomes_view.NATION) -> outcomes_view.DrillPath:

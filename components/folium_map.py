@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_folium
 
+from components import data
 from dashboard.data import queries
 from dashboard.views import map as map_view
 
@@ -54,22 +55,22 @@ def component_args(fmap: folium.Map, **options: Any) -> dict[str, Any]:
     return captured
 
 
-@st.cache_data(show_spinner="Drawing the map…", max_entries=16)
-def drawn(_engine: sa.Engine, view: queries.Filters, scope: queries.Scope, year: str,
+@data.cached(max_entries=16, show_spinner="Drawing the map…")
+def drawn(engine: sa.Engine, view: queries.Filters, scope: queries.Scope, year: str,
           settings: map_view.MapSettings) -> DrawnMap:  # fmt: skip
     """The view's places (schools and partners only when few enough to draw), state totals and map, cached."""
-    affiliates = queries.map_affiliates(_engine, view, scope, year)
+    affiliates = queries.map_affiliates(engine, view, scope, year)
     schools_in_view = int(affiliates["schools"].sum())
-    partners_in_view = queries.map_partner_count(_engine, view, scope, year)
+    partners_in_view = queries.map_partner_count(engine, view, scope, year)
     points = map_view.draws_points(schools_in_view, partners_in_view)
     places = map_view.places(
-        queries.map_schools(_engine, view, scope, year) if points else None,
+        queries.map_schools(engine, view, scope, year) if points else None,
         affiliates,
-        queries.map_partners(_engine, view, scope, year) if points else None,
+        queries.map_partners(engine, view, scope, year) if points else None,
     )
     # State totals count every school (a benchmark that names none), whatever the user's scope; for a lead only
     # the state and year narrow them, so a school-attribute filter cannot single out another affiliate's school.
-    by_state = queries.kpi_totals(_engine, map_view.benchmark_filters(view, scope, year), queries.EVERYTHING, "state")
+    by_state = queries.kpi_totals(engine, map_view.benchmark_filters(view, scope, year), queries.EVERYTHING, "state")
     totals = map_view.state_totals(by_state)
     fmap = map_view.build_map(places, totals, year, settings)
     args = component_args(fmap, height=HEIGHT, use_container_width=True, returned_objects=RETURNED)

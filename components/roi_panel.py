@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from components import data
 from dashboard import formatting, roi
 from dashboard.data import queries
 from dashboard.views.roi import ASSUMPTION_LABELS
@@ -16,10 +17,10 @@ from dashboard.views.roi import ASSUMPTION_LABELS
 PRESET_KEY = "roi_preset"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def finances_by_category(_engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
+@data.cached(max_entries=256)
+def finances_by_category(engine: sa.Engine, filters: queries.Filters, scope: queries.Scope) -> pd.DataFrame:
     """Cached queries.finances_by_category, keyed on the frozen filters and scope."""
-    return queries.finances_by_category(_engine, filters, scope)
+    return queries.finances_by_category(engine, filters, scope)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ def check(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadRe
 
 
 def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.LoadReport | None:
-    """The 'Confirm load' button: runs the real load, clears cached figures and shows its summary."""
+    """The 'Confirm load' button: runs the real load and shows its summary."""
     if not st.button("Confirm load", type="primary", key="confirm_load"):
         return None
     try:
@@ -143,7 +143,7 @@ def confirm(engine: sa.Engine, paths: list[Path], loaded_by: str) -> ingest.Load
         st.error("The load was refused; nothing was written:")
         st.dataframe(templates.problems_frame(report.problems), hide_index=True)
         return report
-    st.cache_data.clear()
+    # Nothing to clear: the load raised the data version, which every cached read (on every replica) is keyed on.
     _new_undo_round()  # the history below offers the new load first, with nothing ticked
     st.session_state["upload_round"] = int(st.session_state.get("upload_round", 0)) + 1
     st.session_state["load_done"] = (report.load_id, templates.counts_frame(report))
@@ -261,7 +261,6 @@ def load_history(engine: sa.Engine) -> None:
         except ingest.LoadError as exc:
             st.error(f"Load {load_id} was not undone: {markdown_text(exc)}")
             return
-        st.cache_data.clear()
         _new_undo_round()  # the next undo asks again, from the newest load still in place
         st.session_state["undo_message"] = (
             f"Load {load_id} undone ({sum(touched.values()):,} row(s) restored or removed)."

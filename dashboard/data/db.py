@@ -69,6 +69,17 @@ load_changes = Table(
     Column("previous", Text, nullable=True, doc="JSON of the row before the load; NULL when the load added it"),
 )
 
+# One row: a number every load, undo and rebuild of the figures raises in its own transaction (rollup.refresh).
+# Each app replica keys its cached reads on it, so a change made through any replica, or the command line, is
+# seen by every replica at its next rerun without anything being cleared.
+data_version = Table(
+    "data_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 affiliates = Table(
     "affiliates",
     metadata,

@@ -13,6 +13,7 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
+from dashboard.data import db
 from dashboard.data.db import (
     affiliates,
     finances,
@@ -141,6 +142,13 @@ def school_years_available(engine: sa.Engine) -> list[str]:
     """Every school year with data, oldest first."""
     stmt = sa.select(school_years.c.school_year).distinct().order_by(school_years.c.school_year)
     return read_frame(engine, stmt)["school_year"].tolist()
+
+
+def data_version(engine: sa.Engine) -> int:
+    """The data version: a number raised by every load, undo and rebuild of the figures (0 before the first)."""
+    with engine.connect() as conn:
+        version = conn.execute(sa.select(db.data_version.c.version).where(db.data_version.c.id == 1)).scalar()
+    return int(version or 0)
 
 
 def data_as_of(engine: sa.Engine) -> tuple[int, dt.datetime] | None:

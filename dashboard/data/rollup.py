@@ -1,12 +1,14 @@
 """The rollup tables: fact tables summed by school year and by state and affiliate (or school), rebuilt from them.
 
 `refresh` runs inside the transaction that changed the facts (a load, an undo, the demo build), so a
-reader sees the facts and their rollups change together or not at all.
+reader sees the facts and their rollups change together or not at all; it raises the data version in the same
+transaction, so every replica's cached reads (keyed on it) follow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -45,11 +47,21 @@ def refresh(conn: sa.Connection, years: Iterable[str] | None = None) -> None:
     Every rollup row is keyed by school year and sums facts of that year only, so rebuilding the years whose
     facts changed leaves the rollups equal to a full rebuild.
     """
+    bump_version(conn)  # even with no year to rebuild: a load of unchanged rows is still a new load to show
     chosen = None if years is None else sorted(set(years))
     if chosen == []:
         return
     refresh_sums(conn, chosen)
     refresh_published_cells(conn, chosen)
+
+
+def bump_version(conn: sa.Connection) -> None:
+    """Raise the data version by one on the caller's transaction (creating its row if it is missing)."""
+    dv = db.data_version
+    now = datetime.now(UTC)
+    raised = conn.execute(dv.update().where(dv.c.id == 1).values(version=dv.c.version + 1, changed_at=now))
+    if raised.rowcount == 0:
+        conn.execute(dv.insert().values(id=1, version=1, changed_at=now))
 
 
 def refresh_sums(conn: sa.Connection, years: list[str] | None) -> None:
