@@ -1,7 +1,8 @@
-"""A load made elsewhere (another replica, the command line) reaches a page that is already open, at its next rerun.
+"""A load or an account change made elsewhere (another replica, the command line) holds in a session that is
+already open, at its next rerun.
 
-The other writer here is a separate process running `python -m dashboard load`: it cannot clear this process's
-caches, so the open page can only see the load through the data version in the database.
+The other writer here is a separate process running `python -m dashboard load` or `users`: it cannot clear this
+process's caches or touch its sessions, so the open session can only learn of the change from the database.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import contract, db, ingest, migrate, queries
+from dashboard.data import contract, db, ingest, migrate, queries, users
 from dashboard.tools import demo
 from tests.conftest import POSTGRES_URL, postgres_or_skip
 
@@ -61,10 +63,11 @@ def _corrected_school_years(small_csv: Path, out: Path) -> tuple[Path, pd.DataFr
     return path, table
 
 
-def _load_in_another_process(path: Path, engine: sa.Engine) -> None:
+def _in_another_process(engine: sa.Engine, *args: str, stdin: str | None = None) -> None:
+    """Run `python -m dashboard ARGS --database-url URL` in a process of its own; fails the test if it fails."""
     url = engine.url.render_as_string(hide_password=False)
     done = subprocess.run(
-        [sys.executable, "-m", "dashboard", "load", str(path), "--database-url", url],
+        [sys.executable, "-m", "dashboard", *args, "--database-url", url], input=stdin,
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "DASHBOARD_DATABASE_URL": url},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -96,7 +99,7 @@ def test_a_load_from_another_process_reaches_an_open_page_at_its_next_rerun(
     version = queries.data_version(fresh_engine)
 
     path, after_table = _corrected_school_years(small_csv, tmp_path)
-    _load_in_another_process(path, fresh_engine)
+    _in_another_process(fresh_engine, "load", str(path))
     assert queries.data_version(fresh_engine) > version
 
     at.run()  # nothing cleared in this process: the page reads the new version and, with it, the new figures
@@ -129,3 +132,46 @@ def test_every_load_and_undo_raises_the_data_version_in_its_own_transaction(
 
     refused = ingest.load_tables(fresh_engine, [small_csv / "schools.csv", path], loaded_by="tester", dry_run=True)
     assert refused.ok and queries.data_version(fresh_engine) == start + 3  # a dry run writes nothing
+
+
+def _signed_in_app(engine: sa.Engine, username: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The whole app (sign-in, navigation, the Overview) with the session state a sign-in leaves behind."""
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", "a-test-cookie-key-that-is-long-enough-for-hs256")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["authentication_status"] = True
+    at.session_state["_auth_signed_in_at"] = datetime.now(UTC)
+    at.session_state["username"] = username
+    return at
+
+
+def _sign_in_form_shown(at: AppTest) -> bool:
+    return any(t.key == "_auth_username" for t in at.text_input)
+
+
+def test_a_role_change_and_a_password_reset_elsewhere_hold_in_an_open_session_at_its_next_rerun(
+    fresh_engine: sa.Engine, small_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users.add_user(fresh_engine, "moved", "Moved Reader", "moved@example.org", "a long test password", "board")
+    at = _signed_in_app(fresh_engine, "moved", monkeypatch).run()
+    assert not at.exception and not _sign_in_form_shown(at)
+    assert not any(c.value.startswith("Your view:") for c in at.caption)  # the board sees the whole network
+
+    affiliates = pd.read_csv(small_csv / "affiliates.csv")
+    own = affiliates.iloc[0]
+    _in_another_process(
+        fresh_engine, "users", "set-role", "moved", "affiliate_lead", "--affiliate", own["affiliate_id"]
+    )
+    at.run()
+    assert not at.exception and not _sign_in_form_shown(at)
+    view = next(c.value for c in at.caption if c.value.startswith("Your view:"))
+    assert own["name"] in view  # now the lead of that one affiliate, named as its own
+
+    _in_another_process(fresh_engine, "users", "reset-password", "moved", "--password-stdin",
+                        stdin="another long test password\n")  # fmt: skip
+    at.run()
+    assert not at.exception and _sign_in_form_shown(at)  # the session that began before the reset is over
+    st.cache_data.clear()
+    st.cache_resource.clear()
