@@ -81,53 +81,78 @@ def contrast(a: str, b: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+def tile_fills(shades: list[float]) -> list[str]:
+    """The fill, as 'rgb(r, g, b)', of each tile shaded by its value on TILE_SCALE from 0 to the largest value."""
+    top = max(shades, default=1.0) or 1.0
+    return plotly.colors.sample_colorscale(TILE_SCALE, [min(max(v / top, 0.0), 1.0) for v in shades])
+
+
 def tile_text_colours(shades: list[float]) -> list[str]:
     """For each tile shaded by its value (0 to the largest), the label colour, dark or white, that reads best on it:
     a dark label on the darkest blues (Texas, California) was unreadable."""
-    top = max(shades, default=1.0) or 1.0
-    fills = plotly.colors.sample_colorscale(TILE_SCALE, [min(max(v / top, 0.0), 1.0) for v in shades])
+    fills = tile_fills(shades)
     return [DARK_TEXT if contrast(DARK_TEXT, fill) >= contrast(LIGHT_TEXT, fill) else LIGHT_TEXT for fill in fills]
+
+
+def _tiles(codes: list[str], fills: list[str]) -> list[dict[str, object]]:
+    """One square per state in axis units (so tiles shrink with a phone's width instead of overlapping)."""
+    return [
+        {"type": "rect", "xref": "x", "yref": "y", "layer": "below", "fillcolor": fill,
+         "x0": STATE_TILES[c][1] - 0.46, "x1": STATE_TILES[c][1] + 0.46,
+         "y0": -STATE_TILES[c][0] - 0.46, "y1": -STATE_TILES[c][0] + 0.46, "line": {"width": 0}}
+        for c, fill in zip(codes, fills, strict=True)
+    ]  # fmt: skip
+
+
+# The points that carry each tile's label, hover and click: as large as a tile on a wide screen, and invisible,
+# since the tile itself is a shape drawn to scale.
+_HIT = {"symbol": "square", "size": 40, "opacity": 0}
 
 
 def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
     """A clickable tile map: one square per state, shaded by `value`; states without data in grey.
 
-    `frame` has a `state` column and the value column; the state code rides in customdata.
+    `frame` has a `state` column and the value column; the state code rides in customdata. The colour bar lies
+    under the tiles, ticked in thousands or millions (20k, 1.5M), so it takes no width from them.
     """
     values = frame.set_index("state")[value]
     status = frame.set_index("state")[f"{value}_status"] if f"{value}_status" in frame else None
     codes = list(STATE_TILES)
     fig = go.Figure()
+    shapes: list[dict[str, object]] = []
     hidden = [c for c in codes if c in values.index and pd.isna(values[c])]  # suppressed
     if hidden:
         why = {privacy.SUPPRESSED: "suppressed: too few students to show",
                privacy.HIDDEN_LABEL: "suppressed to protect a smaller count"}  # fmt: skip
         labels = [privacy.SUPPRESSED if status is None else privacy.count_label(status[c]) for c in hidden]
+        shapes += _tiles(hidden, ["#D1D5DB"] * len(hidden))
         fig.add_scatter(
             x=[STATE_TILES[c][1] for c in hidden],
             y=[-STATE_TILES[c][0] for c in hidden],
             mode="markers+text",
             text=hidden,
             customdata=[[c, label, why[label]] for c, label in zip(hidden, labels, strict=True)],
-            marker={"symbol": "square", "size": 40, "color": "#D1D5DB"},
+            marker=_HIT,
             textfont={"color": "#374151"},
             hovertemplate="%{text}: %{customdata[1]} (%{customdata[2]})<extra></extra>",
             showlegend=False,
         )
     values = values.dropna()
     empty = [c for c in codes if c not in values.index and c not in hidden]
+    shapes += _tiles(empty, ["#E5E7EB"] * len(empty))
     fig.add_scatter(
         x=[STATE_TILES[c][1] for c in empty],
         y=[-STATE_TILES[c][0] for c in empty],
         mode="markers+text",
         text=empty,
-        marker={"symbol": "square", "size": 40, "color": "#E5E7EB"},
-        textfont={"color": "#6B7280"},
+        marker=_HIT,
+        textfont={"color": "#4B5563"},
         hovertemplate="%{text}: no schools<extra></extra>",
         showlegend=False,
     )
     present = [c for c in codes if c in values.index]
     shades = [float(values[c]) for c in present]
+    shapes += _tiles(present, tile_fills(shades))
     fig.add_scatter(
         x=[STATE_TILES[c][1] for c in present],
         y=[-STATE_TILES[c][0] for c in present],
@@ -135,14 +160,22 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
         text=present,
         customdata=[[c] for c in present],
         marker={
-            "symbol": "square",
-            "size": 40,
+            **_HIT,
             "color": shades,
             "colorscale": TILE_SCALE,
             "cmin": 0,
             "cmax": max(shades, default=1.0) or 1.0,
-            "colorbar": {"title": {"text": label}},
-            "line": {"width": 1, "color": "#FFFFFF"},
+            "colorbar": {
+                "title": {"text": label, "side": "top"},
+                "orientation": "h",
+                "x": 0.5,
+                "xanchor": "center",
+                "y": -0.02,
+                "yanchor": "top",
+                "len": 0.7,
+                "thickness": 12,
+                "tickformat": "~s",
+            },
         },
         textfont={"color": tile_text_colours(shades)},
         hovertemplate="%{text}: %{marker.color:,.0f} "
@@ -150,9 +183,10 @@ def state_tile_map(frame: pd.DataFrame, value: str, label: str) -> go.Figure:
         + "<br>Click to open its outcomes<extra></extra>",
         showlegend=False,
     )
+    fig.update_layout(shapes=shapes)
     fig.update_xaxes(visible=False, range=[-0.7, 11.7])
     fig.update_yaxes(visible=False, range=[-7.7, 0.7], scaleanchor="x")
     fig.update_layout(
-        height=420, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="#FFFFFF", clickmode="event+select"
+        height=470, margin={"t": 10, "b": 80, "l": 10, "r": 10}, plot_bgcolor="#FFFFFF", clickmode="event+select"
     )
     return fig

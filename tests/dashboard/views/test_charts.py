@@ -24,6 +24,11 @@ def _rgb(colour: str) -> tuple[float, float, float]:
     return plotly.colors.unlabel_rgb(colour) if colour.startswith("rgb") else plotly.colors.hex_to_rgb(colour)
 
 
+def _tile_under(fig, x: float, y: float):
+    """The square shape drawn around the point (x, y)."""
+    return next(sh for sh in fig.layout.shapes if sh.x0 < x < sh.x1 and sh.y0 < y < sh.y1)
+
+
 def test_every_state_code_reads_on_its_tile() -> None:
     states = ["TX", "CA", "NC", "GA", "FL", "NY", "WA", "VT"]
     served = [350_000, 300_000, 200_000, 150_000, 90_000, 40_000, 5_000, 0]
@@ -35,9 +40,31 @@ def test_every_state_code_reads_on_its_tile() -> None:
     assert [c for _, c in scale] == [c for _, c in plotly.colors.make_colorscale(plotly.colors.sequential.Blues)]
     top = tiles.marker.cmax
     assert top == max(served) and tiles.marker.cmin == 0
-    fills = plotly.colors.sample_colorscale(scale, [v / top for v in tiles.marker.color])
-    for code, fill, text in zip(tiles.text, fills, tiles.textfont.color, strict=True):
+    expected = plotly.colors.sample_colorscale(scale, [v / top for v in tiles.marker.color])
+    for code, x, y, want, text in zip(tiles.text, tiles.x, tiles.y, expected, tiles.textfont.color, strict=True):
+        fill = _tile_under(fig, x, y).fillcolor  # what is drawn is the shape; the colour bar reads the points
+        assert _rgb(fill) == _rgb(want), (code, fill, want)
         assert _wcag_contrast(_rgb(fill), _rgb(text)) >= 4.5, (code, fill, text)
+
+
+def test_tiles_are_drawn_to_scale_apart_and_the_colour_bar_lies_under_them() -> None:
+    """At 390 px the tiles overlapped (40 px markers on a 27 px grid) and the colour bar took half the width."""
+    frame = pd.DataFrame({"state": ["TX", "NC"], "students_served": [20_944.4, 20_944.2]})
+    fig = charts.state_tile_map(frame, "students_served", "Students served")
+    shapes = list(fig.layout.shapes)
+    assert len(shapes) == len(charts.STATE_TILES)  # one square per state, whatever it holds
+    for i, a in enumerate(shapes):
+        assert a.xref == "x" and a.yref == "y"  # axis units: they shrink with the chart
+        for b in shapes[i + 1 :]:
+            assert a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0, (a, b)
+    for trace in fig.data:
+        assert trace.marker.opacity == 0  # the points only carry labels, hover and clicks
+        for x, y in zip(trace.x, trace.y, strict=True):
+            _tile_under(fig, x, y)
+    bar = next(t.marker.colorbar for t in fig.data if t.marker.colorscale is not None)
+    assert bar.orientation == "h" and bar.yanchor == "top" and bar.y <= 0
+    assert bar.tickformat == "~s"  # 20k, not "20.9444k 20.9442k"
+    assert fig.layout.yaxis.scaleanchor == "x"
 
 
 def test_a_label_reads_on_every_shade_of_the_scale() -> None:
