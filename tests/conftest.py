@@ -38,7 +38,8 @@ def raw(small_csv: Path) -> dict[str, pd.DataFrame]:
     }
 
 
-def _fill(engine: sa.Engine, small_csv: Path) -> sa.Engine:
+def fill(engine: sa.Engine, small_csv: Path) -> sa.Engine:
+    """Upgrade `engine` and write the small network's CSV files into it; returns the engine."""
     migrate.upgrade(engine)
     network = demo.Network(**{
         name: pd.read_csv(small_csv / f"{name}.csv", dtype={"school_id": str, "school_year": str})
@@ -53,7 +54,7 @@ def _fill(engine: sa.Engine, small_csv: Path) -> sa.Engine:
 def sqlite_engine(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
     """A SQLite database holding the small network."""
     path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
-    return _fill(db.create_engine(f"sqlite:///{path}"), small_csv)
+    return fill(db.create_engine(f"sqlite:///{path}"), small_csv)
 
 
 def postgres_or_skip() -> None:
@@ -74,7 +75,7 @@ def postgres_engine(small_csv: Path):
     """A throwaway PostgreSQL database holding the small network; dropped afterwards."""
     postgres_or_skip()
     with migrate.throwaway_postgres(POSTGRES_URL, "dashboard_test") as engine:
-        yield _fill(engine, small_csv)
+        yield fill(engine, small_csv)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -20,36 +20,24 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import contract, db, ingest, migrate, queries, users
-from dashboard.tools import demo
-from tests.conftest import POSTGRES_URL, postgres_or_skip
+from dashboard.data import db, ingest, migrate, queries, users
+from tests.conftest import POSTGRES_URL, fill, postgres_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA_VOLUNTEERS = 500_000
-
-
-def _filled(engine: sa.Engine, small_csv: Path) -> sa.Engine:
-    migrate.upgrade(engine)
-    network = demo.Network(**{
-        name: pd.read_csv(small_csv / f"{name}.csv", dtype={"school_id": str, "school_year": str})
-        for name in contract.TABLES
-    })  # fmt: skip
-    with engine.begin() as conn:
-        demo.insert_network(conn, network, load_id=None)
-    return engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request: pytest.FixtureRequest, small_csv: Path, tmp_path: Path) -> Iterator[sa.Engine]:
     """A database of its own holding the small network (the tests load into it)."""
     if request.param == "sqlite":
-        engine = _filled(db.create_engine(f"sqlite:///{tmp_path / 'version.sqlite3'}"), small_csv)
+        engine = fill(db.create_engine(f"sqlite:///{tmp_path / 'version.sqlite3'}"), small_csv)
         yield engine
         engine.dispose()
         return
     postgres_or_skip()
     with migrate.throwaway_postgres(POSTGRES_URL, "dashboard_version") as engine:
-        yield _filled(engine, small_csv)
+        yield fill(engine, small_csv)
 
 
 def _corrected_school_years(small_csv: Path, out: Path) -> tuple[Path, pd.DataFrame]:
