@@ -32,11 +32,14 @@ def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e_data")
 
 
-def start_app(data_dir: Path, log_dir: Path):
-    """`streamlit run app.py` on a free port on this data folder; returns (process, base URL) once healthy."""
-    port = _free_port()
+def start_app(data_dir: Path, log_dir: Path, settings: dict[str, str] | None = None, port: int | None = None):
+    """`streamlit run app.py` on a free port (or `port`) on this data folder, with `settings` added to its
+    environment (DASHBOARD_DATABASE_URL among them points it at another database); returns (process, base URL)
+    once healthy."""
+    port = port or _free_port()
     env = {**os.environ, "DASHBOARD_DATA_DIR": str(data_dir)}
     env.pop("DASHBOARD_DATABASE_URL", None)
+    env.update(settings or {})
     log = (log_dir / f"streamlit-{port}.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
