@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test serve lint format clean
+
+WORKERS ?= 2
+PORT ?= 8080
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,9 @@ $(BIN)/.test-installed: $(BIN)/.installed requirements-test.txt
 run: $(BIN)/.installed  ## start the app on http://localhost:8501 (builds the demo database on first start)
 	$(BIN)/python -m dashboard db prepare
 	$(BIN)/streamlit run app.py --server.port 8501
+
+serve: $(BIN)/.installed  ## production: WORKERS app replicas behind nginx on PORT, sticky sessions (README, Deployment)
+	$(BIN)/python -m dashboard serve --workers $(WORKERS) --port $(PORT) --host 0.0.0.0
 
 test: $(BIN)/.test-installed  ## lint, then every test (browser and PostgreSQL tests skip with a reason where absent)
 	$(BIN)/ruff check .

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dashboard import disclosure_audit
     from dashboard.data import ingest, users
-    from dashboard.tools import bench
+    from dashboard.tools import bench, serve
 
     users.register_cli(sub)
     ingest.register_cli(sub)
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="measure queries and pages at one or more scales; writes docs/benchmarks.md")
     bench.add_arguments(p)
     p.set_defaults(func=bench.run)
+
+    p = sub.add_parser("serve", help="several app replicas behind nginx with sticky sessions (a production host)")
+    serve.add_arguments(p)
+    p.set_defaults(func=serve.run)
 
     args = parser.parse_args(argv)
     try:
