@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from components import single_sign_on
 from dashboard import access, config
 from dashboard.data import db, users
 
@@ -25,6 +26,10 @@ _AUTH = "_auth_authenticator"
 _SET_COOKIE = "_auth_set_cookie"
 _DELETE_COOKIE = "_auth_delete_cookie"
 _FORM_MESSAGE = "_auth_form_message"
+_VIA_SSO = "_auth_via_sso"
+_SSO_LOGOUT = "_auth_sso_logout"
+_SSO_REFUSAL_AUDITED = "_auth_sso_refusal_audited"
+_LAST_SEEN = "_auth_last_seen"
 UNREACHABLE = "The database is unreachable right now; signing in works again as soon as it answers."
 # What a database that is down, refusing or not answering raises (psycopg and sqlite3 alike).
 DATABASE_DOWN: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, db.DatabaseUnreachable)
@@ -182,7 +187,7 @@ def _set_signed_in(user: users.User) -> None:
 
 def _clear_signed_in() -> None:
     ss = st.session_state
-    for key in ("user", "scope", _SIGNED_IN_AT):
+    for key in ("user", "scope", _SIGNED_IN_AT, _VIA_SSO, _LAST_SEEN):
         ss.pop(key, None)
     for key in ("name", "username", "authentication_status", "email", "roles"):
         ss[key] = None
@@ -195,6 +200,9 @@ def _on_submit(engine: sa.Engine | None) -> None:
     username = str(ss.get("_auth_username") or "").strip().lower()
     password = str(ss.get("_auth_password") or "")
     ss["_auth_password"] = ""
+    if not config.get("password_sign_in"):  # the form is not drawn then; a stale one in an open tab is refused
+        ss[_FORM_MESSAGE] = "Password sign-in is turned off here; use single sign-on."
+        return
     if not username or not password:
         ss[_FORM_MESSAGE] = "Enter your username and password."
         return
@@ -223,11 +231,21 @@ def _on_submit(engine: sa.Engine | None) -> None:
 
 
 def _sign_in_form(engine: sa.Engine | None) -> None:
-    with st.form("signin"):
+    """Single sign-on buttons for each configured provider, and the password form unless it is turned off."""
+    providers = single_sign_on.providers()
+    password = bool(config.get("password_sign_in"))
+    if providers:
         st.subheader("Sign in")
-        st.text_input("Username", key="_auth_username", autocomplete="username")
-        st.text_input("Password", type="password", key="_auth_password", autocomplete="current-password")
-        st.form_submit_button("Sign in", on_click=_on_submit, args=(engine,))
+        single_sign_on.buttons()
+    if password:
+        with st.form("signin"):
+            st.subheader("Sign in with a password" if providers else "Sign in")
+            st.text_input("Username", key="_auth_username", autocomplete="username")
+            st.text_input("Password", type="password", key="_auth_password", autocomplete="current-password")
+            st.form_submit_button("Sign in", on_click=_on_submit, args=(engine,))
+    elif not providers:
+        st.error("No way to sign in is configured: password sign-in is turned off (password_sign_in) and no "
+                 "single sign-on provider is set under [auth] in .streamlit/secrets.toml.")  # fmt: skip
     message = st.session_state.pop(_FORM_MESSAGE, None)
     if message:
         st.error(message)
@@ -276,36 +294,74 @@ def _signed_in_user(engine: sa.Engine) -> users.User:
     cookies = authenticator.cookie_controller
     ss = st.session_state
 
+    if ss.pop(_SSO_LOGOUT, False):
+        st.logout()  # drops Streamlit's identity cookie and leaves through the provider's sign-out, if it has one
+        st.stop()
     if ss.pop(_DELETE_COOKIE, False):
         cookies.delete_cookie()
     if ss.pop(_SET_COOKIE, False) and ss.get("username"):
         cookies.set_cookie()  # no st.rerun after this: it would stop the cookie being written
 
+    password_on = bool(config.get("password_sign_in"))
     username = ss.get("username") if ss.get("authentication_status") else None
     signed_in_at = ss.get(_SIGNED_IN_AT)
-    if not username:
+    via_sso = bool(ss.get(_VIA_SSO))
+    if username and not via_sso and not password_on:
+        username = None  # signed in by password before it was turned off
+        cookies.delete_cookie()
+        _clear_signed_in()
+    if not username and password_on:
         token = _cookie_claims(cookies)
         if token is not None:
             username = token["username"]
             signed_in_at = _issued_at(token)
+    if not username and (person := single_sign_on.identity()) is not None:
+        user, why = users.account_for_identity(engine, person.email, person.verified)
+        if user is None:
+            if ss.get(_SSO_REFUSAL_AUDITED) != person.email:  # once per session, not on every rerun
+                users.audit(engine, person.email or "(no email)", users.SSO_REFUSED, why)
+                ss[_SSO_REFUSAL_AUDITED] = person.email
+            _signed_out_navigation()
+            single_sign_on.refused(f"Single sign-on cannot let you in: {why}. Ask an administrator if this is wrong.")
+            st.stop()
+        username, signed_in_at, via_sso = user.username, person.issued_at, True
     if username:
         user = users.get_user(engine, username)
+        idle = timedelta(minutes=float(config.get("idle_timeout_minutes")))
+        now = datetime.now(UTC)
+        last_seen = ss.get(_LAST_SEEN)
         if user is None:  # deleted since signing in: out at the next rerun
             users.audit(engine, username, SIGNED_OUT_GONE, "account no longer exists")
-            cookies.delete_cookie()
-            _clear_signed_in()
+            _end_session(cookies, via_sso)
         elif signed_in_at is None or not user.accepts_session(signed_in_at):
             # Signed out or password reset since this session (or the cookie it came with) began.
             users.audit(engine, username, SESSION_ENDED, "sign-in older than the account's last sign-out or reset")
-            cookies.delete_cookie()
-            _clear_signed_in()
+            _end_session(cookies, via_sso)
+        elif idle > timedelta(0) and last_seen is not None and now - last_seen > idle:
+            minutes = config.get("idle_timeout_minutes")
+            users.audit(engine, username, users.IDLE_SIGNED_OUT, f"after {minutes} minutes without activity")
+            _end_session(cookies, via_sso)
+            st.session_state[_FORM_MESSAGE] = f"You were signed out after {minutes} minutes without activity."
         else:
+            if via_sso and not ss.get(_VIA_SSO):
+                users.audit(engine, username, users.SSO_SIGNED_IN, f"as {user.email}")
             _set_signed_in(user)  # picks up a changed role or affiliates
             ss[_SIGNED_IN_AT] = signed_in_at
+            ss[_VIA_SSO] = via_sso
+            ss[_LAST_SEEN] = now
             return user
     _signed_out_navigation()  # before stopping, or Streamlit would serve e.g. /data to a visitor
     _sign_in_form(engine)
     st.stop()
+
+
+def _end_session(cookies: stauth.controllers.CookieController, via_sso: bool) -> None:
+    """End this session's sign-in: the cookie it came with, or for single sign-on Streamlit's identity cookie."""
+    cookies.delete_cookie()
+    _clear_signed_in()
+    if via_sso:
+        st.session_state[_SSO_LOGOUT] = True
+        st.rerun()  # the next run starts with st.logout
 
 
 def _signed_out_page() -> None:
@@ -321,8 +377,10 @@ def _on_sign_out() -> None:
             users.audit(engine, username, SIGNED_OUT)
         except DATABASE_DOWN:
             pass  # this session still signs out; the cookie is deleted below
+    via_sso = bool(st.session_state.get(_VIA_SSO))
     _clear_signed_in()
     st.session_state[_DELETE_COOKIE] = True
+    st.session_state[_SSO_LOGOUT] = via_sso
 
 
 def logout_button() -> None:

@@ -50,6 +50,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Key that signs the sign-in cookie. Must be set to a long random string in production.",
     ),
     Setting("cookie_expiry_days", 1, "Days a sign-in cookie stays valid."),
+    Setting(
+        "password_sign_in",
+        True,
+        "Whether the username-and-password form is offered. Off: only single sign-on ([auth] in secrets.toml).",
+    ),
+    Setting(
+        "idle_timeout_minutes",
+        120,
+        "Minutes without activity after which a session is signed out, whichever way it signed in (0: never).",
+    ),
     Setting("max_failed_logins", 5, "Failed sign-ins after which an account is locked."),
     Setting("lockout_minutes", 15, "Minutes an account stays locked after too many failed sign-ins."),
     Setting(
@@ -108,6 +118,10 @@ def get(name: str) -> Any:
     if raw is None:
         return setting.default
     kind = type(setting.default)
+    if kind is bool and isinstance(raw, str):  # bool("false") would be True
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{setting.env} must be true or false, got {raw!r}")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         return kind(raw)
     except (TypeError, ValueError) as exc:

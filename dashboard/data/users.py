@@ -36,6 +36,9 @@ ROLE_CHANGED = "role_changed"
 REMOVED = "user_removed"
 PASSWORD_RESET = "password_reset"
 DOWNLOADED = "download"
+SSO_SIGNED_IN = "login_sso"
+SSO_REFUSED = "login_sso_refused"
+IDLE_SIGNED_OUT = "logout_idle"
 
 
 class UserExists(ValueError):
@@ -268,6 +271,26 @@ def get_user(engine: sa.Engine, username: str) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(db.users).where(db.users.c.username == username)).one_or_none()
     return _user(row) if row is not None else None
+
+
+def account_for_identity(engine: sa.Engine, email: str, verified: bool) -> tuple[User | None, str]:
+    """(the account a single sign-on identity maps to, or None; why it was refused, or '').
+
+    The identity provider vouches for the email; the account with that email (compared without case) decides role
+    and scope. Refused: an email the provider does not call verified, one no account has, one several accounts
+    share (which of them would be a guess)."""
+    email = email.strip().lower()
+    if not email:
+        return None, "the identity provider sent no email address"
+    if not verified:
+        return None, f"the identity provider does not vouch that {email} is verified"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.users).where(sa.func.lower(db.users.c.email) == email)).all()
+    if not rows:
+        return None, f"no account of this dashboard has the email {email}"
+    if len(rows) > 1:
+        return None, f"{len(rows)} accounts share the email {email}; an administrator must give each its own"
+    return _user(rows[0]), ""
 
 
 def list_users(engine: sa.Engine) -> list[User]:

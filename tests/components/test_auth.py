@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -315,3 +316,49 @@ def test_signing_in_sets_the_cookie_secure_on_https_and_same_site_strict(
     assert name == auth.COOKIE_NAME and options["secure"] is secure and options["same_site"] == "strict"
     claims = jwt.decode(token, str(config.get("cookie_key")), algorithms=["HS256"])
     assert claims["username"] == "board" and claims["exp_date"] > time.time() and "iat" in claims
+
+
+def test_a_session_idle_longer_than_the_timeout_is_signed_out_at_its_next_rerun(app_for, monkeypatch) -> None:
+    monkeypatch.setenv("DASHBOARD_IDLE_TIMEOUT_MINUTES", "5")
+    at, engine = app_for()
+    at.run()
+    _sign_in(at, "board", "demo-board-pass")
+    at.session_state["_auth_last_seen"] = datetime.now(UTC) - timedelta(minutes=4)
+    at.run()  # the control: four minutes idle is within the timeout
+    assert "user" in at.session_state and any("Welcome" in m.value for m in at.markdown)
+
+    at.session_state["_auth_last_seen"] = datetime.now(UTC) - timedelta(minutes=6)
+    at.run()
+    assert not at.exception
+    assert "user" not in at.session_state and len(at.text_input) == 2
+    assert any("signed out after 5 minutes without activity" in e.value for e in at.error)
+    assert _events(engine, "board")[0] == users.IDLE_SIGNED_OUT
+
+
+def test_with_password_sign_in_off_there_is_no_form_and_a_password_session_ends(app_for, monkeypatch) -> None:
+    at, _ = app_for()
+    at.run()
+    _sign_in(at, "board", "demo-board-pass")
+    assert "user" in at.session_state  # the control: with the setting on, the password signs in
+
+    monkeypatch.setenv("DASHBOARD_PASSWORD_SIGN_IN", "false")
+    at.run()  # the session that signed in by password before the setting changed
+    assert not at.exception
+    assert "user" not in at.session_state and not at.text_input
+    assert any("No way to sign in is configured" in e.value for e in at.error)  # no [auth] in this test
+
+    monkeypatch.setenv("DASHBOARD_PASSWORD_SIGN_IN", "maybe")
+    with pytest.raises(config.ConfigError, match="true or false"):
+        config.get("password_sign_in")
+
+
+def test_an_identity_maps_to_the_one_account_with_its_verified_email(app_for) -> None:
+    _, engine = app_for()
+    users.add_user(engine, "mixed-case", "Mixed Case", "Person@Network.example", "a long test password", "board")
+    user, why = users.account_for_identity(engine, "person@network.EXAMPLE", verified=True)
+    assert user is not None and user.username == "mixed-case" and why == ""
+    assert users.account_for_identity(engine, "person@network.example", verified=False)[0] is None
+    assert users.account_for_identity(engine, "", verified=True)[0] is None
+    users.add_user(engine, "same-email", "Same Email", "person@network.example", "a long test password", "admin")
+    user, why = users.account_for_identity(engine, "person@network.example", verified=True)
+    assert user is None and "2 accounts share" in why  # which one would be a guess

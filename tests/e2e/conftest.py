@@ -32,17 +32,24 @@ def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e_data")
 
 
-def start_app(data_dir: Path, log_dir: Path, settings: dict[str, str] | None = None, port: int | None = None):
+def start_app(
+    data_dir: Path,
+    log_dir: Path,
+    settings: dict[str, str] | None = None,
+    port: int | None = None,
+    arguments: list[str] | None = None,
+):
     """`streamlit run app.py` on a free port (or `port`) on this data folder, with `settings` added to its
-    environment (DASHBOARD_DATABASE_URL among them points it at another database); returns (process, base URL)
-    once healthy."""
+    environment (DASHBOARD_DATABASE_URL among them points it at another database) and `arguments` to its command
+    line; returns (process, base URL) once healthy."""
     port = port or _free_port()
     env = {**os.environ, "DASHBOARD_DATA_DIR": str(data_dir)}
     env.pop("DASHBOARD_DATABASE_URL", None)
     env.update(settings or {})
     log = (log_dir / f"streamlit-{port}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         *(arguments or [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -112,7 +119,7 @@ def submit_sign_in(page, username: str, password: str, attempts: int = 3) -> Non
         wait_ready(page)
         page.get_by_role("textbox", name="Username").fill(username)
         page.get_by_role("textbox", name="Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         try:
             page.get_by_role("heading", name="Impact overview").first.wait_for(timeout=30_000)
             break

@@ -168,7 +168,7 @@ def _sign_in_here(page: Page, username: str, password: str, heading: str) -> Non
         wait_ready(page)
         page.get_by_role("textbox", name="Username").fill(username)
         page.get_by_role("textbox", name="Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         try:
             page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=30_000)
             break

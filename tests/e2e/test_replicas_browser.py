@@ -177,7 +177,7 @@ def _attempt(browser, base_url: str, username: str, password: str) -> str:
     wait_ready(page, TIMEOUT)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     alert = (
         page.locator('[data-testid="stAlert"]')
         .filter(has_text="password")
