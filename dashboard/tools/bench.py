@@ -507,10 +507,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--skip", nargs="*", default=[], choices=["queries", "pages", "map", "load", "memory"],
                         help="parts not to measure (their sections say so)")  # fmt: skip
+    parser.add_argument("--users", type=int, nargs="+", default=None,
+                        help="measure only simultaneous users, e.g. --users 1 5 10 25 (its own section of --out)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2,
+                        help="with --users: replicas behind nginx for the second arrangement (0: skip it)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Measure each scale, print each section as it is done and write them all to --out."""
+    if args.users:
+        from dashboard.tools import bench_users
+
+        for scale in args.scale:
+            with tempfile.TemporaryDirectory(prefix="bench_users_") as tmp:
+                engine = db.create_engine(f"sqlite:///{Path(tmp) / 'users.sqlite3'}")
+                migrate.upgrade(engine)
+                progress(f"users: building the demo network at scale {scale:g}")
+                build(engine, demo.generate(scale=scale), scale)
+                url = engine.url.render_as_string(hide_password=False)
+                engine.dispose()
+                text = bench_users.section(url, scale, args.users, args.workers)
+            print(text, flush=True)
+            bench_users.write(Path(args.out), text)
+        return 0
     command = f"python -m dashboard bench --scale {' '.join(f'{s:g}' for s in args.scale)} --runs {args.runs}"
     if args.database_url:
         command += " --database-url <PostgreSQL URL>"
