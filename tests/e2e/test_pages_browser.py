@@ -30,6 +30,9 @@ from tests.e2e.test_map_browser import MAP_FRAME
 TIMEOUT = 90_000
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Chrome on an Android phone: Streamlit's front end decides "mobile" from the user agent, not the width.
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/156.0.0.0 Mobile Safari/537.36")  # fmt: skip
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 from npm (MPL-2.0), kept for closed networks
 ROLES = {a.role: a for a in users.DEMO_ACCOUNTS}
 # Headings each page puts first: seeing it proves the page itself ran, not only the app around it.
@@ -159,6 +162,47 @@ def _metric(page: Page, label: str) -> str:
     return values[labels.index(label)]
 
 
+def _sidebar_closed(page: Page) -> bool:
+    """Whether the sidebar is off screen (Streamlit slides it out to the left) and the button to open it shows."""
+    box = page.locator('[data-testid="stSidebar"]').bounding_box()
+    return (box is None or box["x"] + box["width"] <= 1) and page.locator(
+        '[data-testid="stExpandSidebarButton"]'
+    ).is_visible()
+
+
+def _walk_on_a_phone(browser, signed_in, base_url: str, role: str) -> None:
+    """Every page of the role 390 px wide on a phone's browser (its user agent: Streamlit closes the sidebar after a
+    menu choice only there), reached through the menu as a person would, with the sidebar closed after each choice."""
+    phone = browser.new_context(viewport=PHONE, user_agent=PHONE_AGENT, is_mobile=True, has_touch=True)
+    phone.add_cookies(signed_in.cookies())  # the same person, signed in, on their phone
+    page = phone.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        _open(page, base_url, "")
+        expect(page.get_by_role("heading", name=TITLES["overview"], exact=True).first).to_be_visible(timeout=TIMEOUT)
+        assert _sidebar_closed(page), "the sidebar starts closed on a phone"
+        for spec in access.allowed(role):
+            name = Path(spec.script).stem
+            page.locator('[data-testid="stExpandSidebarButton"]').click()
+            link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=spec.title).first
+            expect(link).to_be_visible(timeout=TIMEOUT)
+            link.click()
+            wait_ready(page, TIMEOUT)
+            expect(page.get_by_role("heading", name=TITLES[name], exact=True).filter(visible=True).first).to_be_visible(
+                timeout=TIMEOUT
+            )
+            page.wait_for_function(
+                "() => { const r = document.querySelector('[data-testid=stSidebar]')?.getBoundingClientRect();"
+                " return !r || r.right <= 1; }",
+                timeout=TIMEOUT,
+            )  # it slides out over a few hundred milliseconds
+            assert _sidebar_closed(page), f"the sidebar stays open over {spec.title} after choosing it"
+            assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+            _artifacts(page, f"{role}-{name}-phone")
+    finally:
+        phone.close()
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
     base_url: str, browser, role: str, network, served_database: Path | None
@@ -192,17 +236,7 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
             assert not watch.errors, watch.errors
             assert not watch.outside, watch.outside
 
-        page.set_viewport_size(PHONE)
-        for spec in access.allowed(role):
-            name = Path(spec.script).stem
-            step = f"{role}-{name}-phone"
-            _open(page, base_url, spec.url_path)
-            expect(page.get_by_role("heading", name=TITLES[name], exact=True).filter(visible=True).first).to_be_visible(
-                timeout=TIMEOUT
-            )
-            assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
-            _artifacts(page, step)
-        page.set_viewport_size(DESKTOP)
+        _walk_on_a_phone(browser, context, base_url, role)
         assert not watch.errors, watch.errors
 
         for spec in access.refused(role):
