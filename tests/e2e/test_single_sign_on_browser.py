@@ -110,13 +110,24 @@ def test_a_board_member_signs_in_through_the_provider_and_sees_the_whole_network
     page.context.close()
 
 
-def test_a_lead_signs_in_through_the_provider_within_its_own_affiliate(sso_app, provider, browser, small_csv) -> None:
-    url, _, _ = sso_app
+def test_a_lead_signs_in_through_the_provider_within_its_own_affiliate_until_its_account_is_removed(
+    sso_app, provider, browser, small_csv
+) -> None:
+    url, engine, _ = sso_app
     affiliate = pd.read_csv(small_csv / "affiliates.csv").sort_values("affiliate_id").iloc[0]
     page = _page(browser)
     _through_provider(page, url, provider, LEAD[1])
     view = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Your view:").first
     expect(view).to_contain_text(f"Your view: {affiliate['name']}, your affiliate", timeout=TIMEOUT)
+
+    # The account is turned off here (removed) while the provider still vouches for the person: at the session's
+    # next rerun it is signed out, and signing in again through the provider is refused.
+    users.remove_user(engine, LEAD[0])
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Outcomes").first.click()
+    expect(page.get_by_role("button", name="Sign in with Local")).to_be_visible(timeout=TIMEOUT)
+    _through_provider(page, url, provider, LEAD[1])
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="Single sign-on cannot let you in").first
+    assert "no account of this dashboard has the email" in alert.inner_text(timeout=TIMEOUT).replace("\u2060", "")
     page.context.close()
 
 
