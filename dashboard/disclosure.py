@@ -194,6 +194,10 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
     for attribute in ATTRIBUTES:
         names = [slice_name(attribute, v) for v in school[attribute]]
         link(school, "place", unit="affiliate", unit_id=school["affiliate_id"].to_numpy(), slice=names)
+    # A peer group is the sum of its schools across the nation; no other published cell crosses all three
+    # attributes, so without this relation a peer group and every other school of it give the last school back.
+    peers = [peer_name(*v) for v in zip(school["level"], school["locale"], school["title_i"], strict=True)]
+    link(school, "peer:schools", unit="nation", unit_id="", slice=peers)
     own = ~t["slice"].str.startswith("peer:")
     affiliate = t[(t["unit"] == "affiliate") & own]
     link(affiliate, "place", unit="state", unit_id=affiliate["state"].to_numpy())
@@ -264,7 +268,7 @@ def decide(
     schools: pd.DataFrame,
     threshold: int,
     audit_rounds: int = 0,
-    audit: Callable[[pd.DataFrame, pd.DataFrame, int, pd.DataFrame], Any] | None = None,
+    audit: Callable[..., Any] | None = None,
 ) -> np.ndarray:
     """The status of every cell of `table` (SHOWN, CODED, SMALL or HIDDEN), decided jointly over all relations.
 
@@ -291,22 +295,26 @@ def decide(
     relation_system = system[members.drop_duplicates("relation").set_index("relation")["cell"].sort_index()]
     attrs = schools[["school_id", *ATTRIBUTES]]
     position = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_frame(table[KEYS]))
-    todo = np.unique(system)
+    # Hiding one more cell only loosens what an attacker knows (an exact figure becomes "at least the threshold"),
+    # so a cell the audit found protected stays protected: each round checks again only the cells still exposed.
+    todo: dict[int, np.ndarray | None] = {int(s): None for s in np.unique(system)}
     for _ in range(audit_rounds):
         status = _statuses(table, small, suppressed)
         exposed: list[int] = []
-        for s in todo:
+        for s, only in todo.items():
             cells_of = np.flatnonzero(system == s)
             local = members[np.isin(members["relation"].to_numpy(), np.flatnonzero(relation_system == s))]
             renumber = np.full(len(table), -1)
             renumber[cells_of] = np.arange(len(cells_of))
             local = local.assign(cell=renumber[local["cell"].to_numpy()])
-            found = audit(table.iloc[cells_of].assign(status=status[cells_of]), attrs,
-                                                  threshold, local).exposed  # fmt: skip
+            checked = None if only is None else renumber[only]
+            found = audit(table.iloc[cells_of].assign(status=status[cells_of]), attrs, threshold, local,
+                          checked).exposed  # fmt: skip
             exposed += [int(position[f.key]) for f in found]
         if not exposed:
             break
         before = suppressed.copy()
+        knock_on = incidence.T @ ((incidence @ suppressed.astype(np.float64)) == 0).astype(np.float64)
         for c in exposed:
             if status[c] == CODED:
                 suppressed[c] = True
@@ -320,17 +328,18 @@ def decide(
                 reach = mine["cell"].unique()
             if options.empty:
                 continue
-            # A partner must have room to absorb the small cell's whole range: the smallest with twice the
+            # Fewest knock-ons first (a partner alone in another relation makes _close hide one more there, and so
+            # on); then a partner with room to absorb the small cell's whole range: the smallest with twice the
             # threshold, else the largest there is.
-            sizes = size[options["cell"].to_numpy()]
-            roomy = options[sizes >= 2 * threshold]
-            pick = (
-                roomy.iloc[np.argmin(size[roomy["cell"].to_numpy()])] if len(roomy) else options.iloc[np.argmax(sizes)]
-            )
+            picked = options["cell"].to_numpy()
+            options = options.assign(knock_on=knock_on[picked], size=size[picked], cramped=size[picked] < 2 * threshold)
+            options = options.assign(order=np.where(options["cramped"], -options["size"], options["size"]))
+            pick = options.sort_values(["knock_on", "cramped", "order", "cell"]).iloc[0]
             suppressed[int(pick["cell"])] = True
         suppressed = _close(suppressed, members, incidence, size, pickable)
-        changed = np.flatnonzero(suppressed != before)
-        todo = np.unique(system[changed])
-        if not len(todo):
+        changed = np.unique(system[np.flatnonzero(suppressed != before)])
+        still = np.asarray(exposed)
+        todo = {int(s): still[system[still] == s] for s in changed if (system[still] == s).any()}
+        if not todo:
             break
     return _statuses(table, small, suppressed)

@@ -125,9 +125,10 @@ def _bounds(status: np.ndarray, size: np.ndarray, met: np.ndarray, rate: bool, t
 
 
 def audit_system(system: pd.DataFrame, schools: pd.DataFrame, threshold: int,
-                 members: pd.DataFrame | None = None) -> AuditResult:  # fmt: skip
+                 members: pd.DataFrame | None = None, only: np.ndarray | None = None) -> AuditResult:  # fmt: skip
     """The audit of one school year and measure: `system` holds its cells with their `status`; `members` its
-    relations (disclosure.relations, numbered by position in `system`), computed when not given."""
+    relations (disclosure.relations, numbered by position in `system`), computed when not given; `only`, when
+    given, the positions of the cells to check (every small and coded cell otherwise)."""
     system = system.reset_index(drop=True)
     result = AuditResult(checked=len(system))
     status = system["status"].to_numpy()
@@ -135,6 +136,8 @@ def audit_system(system: pd.DataFrame, schools: pd.DataFrame, threshold: int,
     result.coded = int((status == CODED).sum())
     # A cell of no students discloses nobody: it stays labelled '<10' but needs no protection.
     targets = np.flatnonzero(((status == SMALL) | (status == CODED)) & (system["size"].to_numpy() > 0))
+    if only is not None:
+        targets = np.intersect1d(targets, only)
     if not len(targets):
         return result
     result.systems = 1
@@ -193,18 +196,8 @@ def audit_system(system: pd.DataFrame, schools: pd.DataFrame, threshold: int,
                 asked = ~np.isnan(wanted)
                 if not asked.any():
                     continue
-                x = program.solve(quantity, sense * np.asarray(objectives[np.flatnonzero(asked)].sum(axis=0)).ravel())
-                result.programs += 1
-                reached = (objectives @ x) + offset if x is not None else np.full(len(mine), np.nan)
-                for k, j in enumerate(mine):
-                    if not asked[k]:
-                        continue
-                    value = reached[k]
-                    if not _meets(value, wanted[k], sense):
-                        xj = program.solve(quantity, sense * objectives[k].toarray().ravel())
-                        result.programs += 1
-                        value = float((objectives[k] @ xj)[0]) + offset[k] if xj is not None else np.nan
-                    found[targets[j]][q][d] = value
+                for k, value in _extremes(program, quantity, sense, objectives, offset, wanted, result).items():
+                    found[targets[mine[k]]][q][d] = value
     for cell in targets:
         size_range = tuple(found[cell][0])
         met_range = tuple(found[cell][1]) if rate else (0.0, 0.0)
@@ -277,6 +270,39 @@ class _Program:
             return None
         x = np.asarray(self.highs.getSolution().col_value)
         return x[: self.k] if quantity == "size" else x[self.k :]
+
+
+def _extremes(program: _Program, quantity: str, sense: float, objectives: sp.csr_matrix, offset: np.ndarray,
+              wanted: np.ndarray, result: AuditResult) -> dict[int, float]:  # fmt: skip
+    """Per asked target (row of `objectives` whose `wanted` is not NaN): a value it can take that meets `wanted`,
+    or, when none does, its extreme in this direction (NaN when the program has no optimum).
+
+    One program first asks for every open target's extreme at once, and again for those still open while that
+    finds any; then each open target gets a program of its own. Every solution is checked against every target
+    still open: a vertex found for one often takes others to their ends too, so most need no program of their own.
+    """
+    values: dict[int, float] = {}
+    open_ = np.flatnonzero(~np.isnan(wanted))
+    joint = True
+    while len(open_):
+        objective = objectives[open_].sum(axis=0) if joint else objectives[open_[:1]].toarray()
+        x = program.solve(quantity, sense * np.asarray(objective).ravel())
+        result.programs += 1
+        if x is None:
+            if not joint:
+                values[int(open_[0])] = np.nan
+                open_ = open_[1:]
+            joint = False
+            continue
+        reached = objectives[open_] @ x + offset[open_]
+        done = np.array([_meets(v, w, sense) for v, w in zip(reached, wanted[open_], strict=True)])
+        if not joint:  # the first target's own program: what it reached is its extreme, met or not
+            done[0] = True
+        for k in np.flatnonzero(done):
+            values[int(open_[k])] = float(reached[k])
+        joint = joint and done.any()
+        open_ = open_[~done]
+    return values
 
 
 def protection_width(threshold: int) -> int:

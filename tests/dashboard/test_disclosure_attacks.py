@@ -228,6 +228,30 @@ def test_the_audit_finds_a_cell_left_alone_in_its_relation() -> None:
     assert disclosure_audit.audit(table, schools, 10).exposed == []
 
 
+def test_a_school_alone_in_its_peer_group_is_protected_through_the_peer_group() -> None:
+    """A peer group (the nation's schools of one level, locale and Title I status) is the sum of its schools and
+    nothing else: S0 is the only middle city school outside Title I, so its group is S0 under another name. The
+    pattern decided at load time (no audit rounds) must already leave no small cell the audit can narrow."""
+    place = {"S0": ("BB", "BB-1", "middle", "city", False), "S1": ("AA", "AA-0", "middle", "rural", False),
+             "S2": ("BB", "BB-0", "high", "city", False), "S3": ("AA", "AA-1", "high", "city", False),
+             "S4": ("BB", "BB-1", "high", "rural", False), "S5": ("AA", "AA-1", "high", "rural", True)}  # fmt: skip
+    schools = pd.DataFrame(
+        [dict(zip(("state", "affiliate_id", "level", "locale", "title_i"), v, strict=True), school_id=k)
+         for k, v in place.items()])  # fmt: skip
+    counts = {"S0": ((8, 2), (8, 7)), "S1": ((53, 45), (5, 2)), "S2": ((9, 4), (20, 5)), "S3": ((15, 11), (14, 4)),
+              "S4": ((3, 2), (2, 1)), "S5": ((9, 7), (5, 2))}  # fmt: skip
+    outcomes = pd.DataFrame([
+        {"school_id": k, "school_year": "2022-23", "tier": tier, "metric": "graduated", "eligible": e, "met": m}
+        for k, tiers in counts.items() for tier, (e, m) in zip((2, 3), tiers, strict=True)
+    ])  # fmt: skip
+    no_counts = pd.DataFrame(
+        columns=["school_id", "school_year", "enrollment", *(f"tier{t}_students" for t in (1, 2, 3))]
+    )
+    table = disclosure.cells(disclosure.leaves(outcomes, no_counts, schools))
+    table["status"] = disclosure.decide(table, schools, 10)
+    assert disclosure_audit.audit(table, schools, 10).exposed == []
+
+
 @pytest.mark.parametrize("n", [10, 19, 20, 39, 40, 99, 100, 299])
 def test_coded_ranges_hold_three_counts(n: int) -> None:
     lo, hi = disclosure.coded_range(n, n)
