@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import data, filters, kpi, navigation, page, table
+from components import brief, data, filters, kpi, navigation, page, table
 from dashboard import config, privacy
 from dashboard.views import charts
 
@@ -29,6 +29,7 @@ if scope.affiliates is not None and len(scope.affiliates) == 1:
     headline = [c for c in headline if c not in ("organisations", "states")]  # "States 1, Affiliates 1" says nothing
 kpi.cards(totals.loc[year], totals.loc[previous_year] if previous_year in totals.index else None, headline)
 kpi.rate_cards(rates, previous_rates, ["remained_in_school", "promoted", "graduated"])
+brief.download(engine, view, scope, year)
 
 st.subheader(f"Students served by state, {year}")
 threshold = config.get("suppression_threshold")

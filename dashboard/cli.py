@@ -65,12 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_db)
 
     from dashboard import disclosure_audit
+    from dashboard.briefs import command as brief_command
     from dashboard.data import ingest, users
     from dashboard.tools import bench, serve
 
     users.register_cli(sub)
     ingest.register_cli(sub)
     disclosure_audit.register_cli(sub)
+    brief_command.register_cli(sub)
 
     p = sub.add_parser("bench", help="measure queries and pages at one or more scales; writes docs/benchmarks.md")
     bench.add_arguments(p)

@@ -1,0 +1,151 @@
+"""What a brief says: the figures of one place and school year, read through the query layer and the stored
+suppression decision exactly as the pages read them, and turned into text the way the pages show it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dashboard import config, formatting, privacy
+from dashboard.data import db, geo, queries
+from dashboard.views import overview as overview_view
+
+HEADLINE = ["students_served", "case_managed", "schools", "partners", "volunteers", "volunteer_hours"]
+RATES = ["remained_in_school", "promoted", "graduated"]
+TIERS = {1: "Tier 1 (school-wide)", 2: "Tier 2 (targeted)", 3: "Tier 3 (case-managed)"}
+
+
+class BriefError(ValueError):
+    """A brief that cannot be made as asked (an unknown place or year, a place outside the account's scope)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """The nation (both None), a state, or an affiliate."""
+
+    state: str | None = None
+    affiliate: str | None = None
+
+
+def place_for(filters: queries.Filters, scope: queries.Scope) -> Place | None:
+    """The place a page's view is of, for its brief: one affiliate, one state, or the nation; None when the view
+    spans several places a brief cannot name (two states, two affiliates, or a lead's several affiliates)."""
+    affiliates = filters.affiliates or (tuple(sorted(scope.affiliates)) if scope.affiliates is not None else ())
+    if len(affiliates) == 1:
+        return Place(affiliate=affiliates[0])
+    if affiliates:
+        return None
+    if len(filters.states) == 1:
+        return Place(state=filters.states[0])
+    return None if filters.states else Place()
+
+
+@dataclass
+class Brief:
+    """Every text a brief prints, in reading order; `rates` rows hold the place and its benchmarks."""
+
+    title: str
+    place: str
+    year: str
+    previous_year: str | None
+    demo: bool
+    as_of: str
+    headline: list[dict] = field(default_factory=list)
+    outcomes: list[dict] = field(default_factory=list)
+    outcome_columns: list[str] = field(default_factory=list)
+    students: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _place_name(engine: sa.Engine, place: Place, scope: queries.Scope) -> str:
+    if place.affiliate:
+        details = queries.affiliate_details(engine, place.affiliate, scope)
+        if details.empty:
+            raise BriefError(f"no affiliate {place.affiliate!r} in your view")
+        return str(details["name"].iloc[0])
+    if place.state:
+        if place.state not in queries.states_with_schools(engine):
+            raise BriefError(f"no schools in state {place.state!r}")
+        return geo.state_name(place.state)
+    return "The whole network"
+
+
+def _rate_text(rows: pd.DataFrame, metric: str, threshold: int, top_code_below: int) -> str:
+    row = rows[rows["metric"] == metric]
+    if row.empty:
+        return "–"
+    met, eligible, status = int(row["met"].iloc[0]), int(row["eligible"].iloc[0]), row["status"].iloc[0]
+    return privacy.published_rate(met, eligible, status, threshold, top_code_below)
+
+
+def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = queries.EVERYTHING) -> Brief:
+    """The brief of `place` for school `year`, within `scope`: headline counts with the change from the year
+    before, outcome rates of the place beside its state and the nation, and students served by tier."""
+    years = queries.school_years_available(engine)
+    if year not in years:
+        raise BriefError(f"no data for school year {year!r}; there is data for {years[0]} to {years[-1]}")
+    if scope.affiliates is not None and not place.affiliate:
+        raise BriefError("an affiliate lead's brief is of one of its affiliates: name it with --affiliate")
+    name = _place_name(engine, place, scope)
+    threshold, top_code_below = int(config.get("suppression_threshold")), int(config.get("top_coding_below"))
+    previous = years[years.index(year) - 1] if years.index(year) > 0 else None
+    view = queries.Filters(states=(place.state,) if place.state else (),
+                           affiliates=(place.affiliate,) if place.affiliate else ())  # fmt: skip
+    chosen = [y for y in (previous, year) if y]
+    totals = queries.kpi_totals(engine, view.with_years(*chosen), scope).set_index("school_year")
+    partners = queries.partners_by_year(engine, view.with_years(*chosen), scope).set_index("school_year")
+    totals = totals.join(partners[["partners"]], how="left")
+    if year not in totals.index:
+        raise BriefError(f"{name} has no schools in {year}")
+    before = totals.loc[previous] if previous in totals.index else None
+    as_of = queries.data_as_of(engine)
+    brief = Brief(
+        title="Communities In Schools: impact brief", place=name, year=year, previous_year=previous,
+        demo=db.is_demo(engine),
+        as_of=f"Data as of {as_of[1]:%-d %B %Y} (load {as_of[0]})" if as_of else "No load recorded",
+    )  # fmt: skip
+    for card in overview_view.count_cards(totals.loc[year], before, HEADLINE, threshold):
+        brief.headline.append({"label": card.label, "value": card.value, "change": card.change or ""})
+
+    # The place beside its state and the nation: benchmarks are published cells read with the scope of
+    # everything, as the Outcomes page reads them.
+    columns = [("place", name, view, scope)]
+    state = place.state or (_state_of(engine, place.affiliate) if place.affiliate else None)
+    if place.affiliate and state:
+        columns.append(("state", geo.state_name(state), queries.Filters(states=(state,)), queries.EVERYTHING))
+    if place.state or place.affiliate:
+        columns.append(("nation", "Nation", queries.Filters(), queries.EVERYTHING))
+    brief.outcome_columns = [label for _, label, _, _ in columns]
+    read = {}
+    for key, _, filters, reach in columns:
+        read[key] = queries.outcome_rates(engine, filters.with_years(year), reach, by_tier=True)
+        read[key + "_all"] = queries.outcome_rates(engine, filters.with_years(year), reach, by_tier=False)
+    for metric in RATES:
+        for tier, tier_label in ((0, "Tiers 2 and 3"), (2, "Tier 2"), (3, "Tier 3")):
+            values = []
+            for key, _, _, _ in columns:
+                frame = read[key + "_all"] if tier == 0 else read[key][read[key]["tier"] == tier]
+                values.append(_rate_text(frame, metric, threshold, top_code_below))
+            brief.outcomes.append({"metric": formatting.LABELS[metric], "tier": tier_label, "values": values})
+
+    by_tier = privacy.published_counts(queries.students_served_by_tier(engine, view.with_years(year), scope))
+    for _, row in by_tier.iterrows():
+        label = privacy.count_label(row["students_status"], threshold)
+        brief.students.append({"tier": TIERS[int(row["tier"])],
+                               "students": label or f"{int(row['students']):,}"})  # fmt: skip
+    brief.notes = [
+        f"Counts of 1 to {threshold - 1} students read '<{threshold}'; 'hidden' marks a figure withheld so that "
+        "no sum of published figures gives a small one back. Rates near 0 or 100% on small groups read as a range.",
+        "Rates are of eligible tier 2 and 3 students; changes are from the school year before.",
+    ]
+    return brief
+
+
+def _state_of(engine: sa.Engine, affiliate: str) -> str | None:
+    details = queries.affiliate_details(engine, affiliate)
+    return None if details.empty else str(details["state"].iloc[0])

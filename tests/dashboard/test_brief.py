@@ -1,0 +1,109 @@
+"""Briefs (issue 13): the PDF's own text, read back with pypdf, against pandas from the raw tables."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from dashboard import disclosure, formatting
+from dashboard.briefs import content, pdf
+from dashboard.data import queries
+
+YEAR = "2023-24"
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def text_of(data: bytes) -> str:
+    """The PDF's text as a reader extracts it, whitespace collapsed to single spaces."""
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 1
+    return " ".join(reader.pages[0].extract_text().split())
+
+
+def _place_rows(raw: dict[str, pd.DataFrame], table: str, place: content.Place, year: str) -> pd.DataFrame:
+    rows = raw[table].merge(raw["schools"][["school_id", "state", "affiliate_id"]], on="school_id")
+    rows = rows[rows["school_year"] == year]
+    if place.state:
+        rows = rows[rows["state"] == place.state]
+    if place.affiliate:
+        rows = rows[rows["affiliate_id"] == place.affiliate]
+    return rows
+
+
+@pytest.mark.parametrize("place", [content.Place(), content.Place(state="NC"), content.Place(affiliate="NC-CHARLOTTE")],
+                         ids=["nation", "NC", "NC-CHARLOTTE"])  # fmt: skip
+def test_a_brief_prints_the_place_s_figures_as_pandas_computes_them(sqlite_engine, raw, place) -> None:
+    """Each figure reads as pandas computes it from the raw tables, or, for a state or an affiliate, 'hidden'
+    where the stored pattern withholds it to protect a small cell; the nation's are all published exactly."""
+    text = text_of(pdf.render(content.build(sqlite_engine, place, YEAR)))
+    withheld = [] if place == content.Place() else ["hidden"]
+
+    def shows(prefix: str, value: str) -> None:
+        assert any(f"{prefix} {v}" in text for v in [value, *withheld]), (prefix, value)
+
+    counts = _place_rows(raw, "school_years", place, YEAR)
+    before = _place_rows(raw, "school_years", place, "2022-23")
+    served = int(counts["students_served"].sum())
+    change = served - int(before["students_served"].sum())
+    assert f"{formatting.compact(served)} Students served {formatting.compact(change)} from 2022-23" in text
+    assert f"{formatting.compact(len(counts))} Schools and sites" in text
+    for tier, column in ((1, "tier1_students"), (2, "tier2_students"), (3, "tier3_students")):
+        shows(content.TIERS[tier], f"{int(counts[column].sum()):,}")
+    outcomes = _place_rows(raw, "outcomes", place, YEAR)
+    for metric in content.RATES:
+        rows = outcomes[outcomes["metric"] == metric]
+        for tier, label in ((None, "Tiers 2 and 3"), (2, "Tier 2"), (3, "Tier 3")):
+            part = rows if tier is None else rows[rows["tier"] == tier]
+            met, eligible = int(part["met"].sum()), int(part["eligible"].sum())
+            coded = disclosure.coded_range(eligible, met) is not None
+            value = disclosure.coded_label(eligible, met) if coded else formatting.percent(met / eligible)
+            shows(f"{formatting.LABELS[metric]} {label}", value)
+
+
+def test_a_small_count_stays_suppressed_in_the_brief(sqlite_engine, raw) -> None:
+    """The affiliate-year with the fewest case-managed students: under 10, so the brief reads '<10' and never the
+    number, as the pages do."""
+    per = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    per = per.groupby(["affiliate_id", "school_year"])["tier3_students"].sum()
+    (affiliate, year), smallest = per.idxmin(), int(per.min())
+    assert 0 < smallest < 10
+    text = text_of(pdf.render(content.build(sqlite_engine, content.Place(affiliate=affiliate), year)))
+    assert f"{content.TIERS[3]} <10" in text
+    assert f"{content.TIERS[3]} {smallest}" not in text
+
+
+def test_a_lead_s_brief_is_of_its_own_affiliate_only(sqlite_engine) -> None:
+    lead = queries.Scope(frozenset({"NC-CHARLOTTE"}))
+    assert content.place_for(queries.Filters(), lead) == content.Place(affiliate="NC-CHARLOTTE")
+    with pytest.raises(content.BriefError, match="in your view"):
+        content.build(sqlite_engine, content.Place(affiliate="GA-MACON"), YEAR, lead)
+    with pytest.raises(content.BriefError, match="--affiliate"):
+        content.build(sqlite_engine, content.Place(state="NC"), YEAR, lead)
+
+
+def test_markup_in_a_name_prints_as_text() -> None:
+    """Names reach the template as data, not markup: typst syntax in a name is printed, not run."""
+    hostile = '#set page(fill: red) *bold* <label> $x$ #panic("run")'
+    brief = content.Brief(title="t", place=hostile, year=YEAR, previous_year=None, demo=True, as_of="as of")
+    text = text_of(pdf.render(brief))
+    assert hostile in text
+    assert "DEMO DATA" in text
+
+
+def test_the_command_writes_a_brief_and_refuses_an_unknown_place_in_one_line(sqlite_engine, tmp_path) -> None:
+    url = str(sqlite_engine.url)
+    out = tmp_path / "nc.pdf"
+    run = [sys.executable, "-m", "dashboard", "brief", "--year", YEAR, "--database-url", url]
+    done = subprocess.run([*run, "--state", "NC", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "North Carolina" in text_of(out.read_bytes())
+    refused = subprocess.run([*run, "--state", "ZZ", "--out", str(tmp_path / "x.pdf")], capture_output=True,
+                             text=True, cwd=ROOT)  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "error: no schools in state 'ZZ'"
+    assert not (tmp_path / "x.pdf").exists()
