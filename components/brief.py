@@ -1,11 +1,11 @@
-"""The "Download brief" button: the one-page PDF of the place in view, made on click and audited."""
+"""The brief downloads: the one-page PDF and the PowerPoint slide of the place in view, made on click and audited."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboard.briefs import content, pdf
+from dashboard.briefs import content, pdf, slides
 from dashboard.data import queries, users
 
 
@@ -16,18 +16,28 @@ def download(engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, 
         st.caption("A brief is of one place: pick one state or one affiliate (or none, for the nation) to get one.")
         return
     name = place.affiliate or place.state or "nation"
-    file_name = f"brief-{name}-{year}.pdf"
     username = getattr(st.session_state.get("user"), "username", None)
-
-    def make() -> bytes:
-        body = pdf.render(content.build(engine, place, year, scope))
-        if username:
-            users.audit(engine, username, users.DOWNLOADED, file_name)
-        return body
-
     narrowed = filters.levels or filters.locales or filters.title_i is not None or filters.tiers
-    st.download_button("Download brief (PDF)", make, file_name=file_name, mime="application/pdf", key="dl_brief",
-                       on_click="ignore", icon=":material/description:",
-                       help="One page: headline counts, outcomes beside state and nation, students by tier"
-                       + (". It covers every school of the place: the level, locale, Title I and tier filters "
-                          "do not apply to it." if narrowed else "."))  # fmt: skip
+    note = "One page: headline counts, outcomes beside state and nation, students by tier" + (
+        ". It covers every school of the place: the level, locale, Title I and tier filters do not apply to it."
+        if narrowed else "."
+    )  # fmt: skip
+    left, right = st.columns([1, 1], gap="small", width=460)
+    for slot, (label, kind, module, mime) in zip((left, right), _FORMATS, strict=True):
+        file_name = f"brief-{name}-{year}.{kind}"
+
+        def make(module=module, file_name=file_name) -> bytes:
+            body = module.render(content.build(engine, place, year, scope))
+            if username:
+                users.audit(engine, username, users.DOWNLOADED, file_name)
+            return body
+
+        slot.download_button(label, make, file_name=file_name, mime=mime, key=f"dl_brief_{kind}", on_click="ignore",
+                             icon=":material/description:", help=note)  # fmt: skip
+
+
+_FORMATS = (
+    ("Download brief (PDF)", "pdf", pdf, "application/pdf"),
+    ("Brief as PowerPoint", "pptx", slides,
+     "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)  # fmt: skip

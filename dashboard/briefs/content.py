@@ -53,8 +53,10 @@ class Brief:
     demo: bool
     as_of: str
     headline: list[dict] = field(default_factory=list)
+    # Each row: metric, tier, values (as shown, one per outcome column) and shares (exact rates or None).
     outcomes: list[dict] = field(default_factory=list)
     outcome_columns: list[str] = field(default_factory=list)
+    # Each row: tier, students (as shown) and number (the count where shown, else None).
     students: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -75,12 +77,14 @@ def _place_name(engine: sa.Engine, place: Place, scope: queries.Scope) -> str:
     return "The whole network"
 
 
-def _rate_text(rows: pd.DataFrame, metric: str, threshold: int, top_code_below: int) -> str:
+def _rate(rows: pd.DataFrame, metric: str, threshold: int, top_code_below: int) -> tuple[str, float | None]:
+    """(the rate as shown, the rate as a share where it is published exactly, else None)."""
     row = rows[rows["metric"] == metric]
     if row.empty:
-        return "–"
+        return "–", None
     met, eligible, status = int(row["met"].iloc[0]), int(row["eligible"].iloc[0]), row["status"].iloc[0]
-    return privacy.published_rate(met, eligible, status, threshold, top_code_below)
+    exact = met / eligible if status == "shown" else None
+    return privacy.published_rate(met, eligible, status, threshold, top_code_below), exact
 
 
 def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = queries.EVERYTHING) -> Brief:
@@ -127,17 +131,21 @@ def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = que
         read[key + "_all"] = queries.outcome_rates(engine, filters.with_years(year), reach, by_tier=False)
     for metric in RATES:
         for tier, tier_label in ((0, "Tiers 2 and 3"), (2, "Tier 2"), (3, "Tier 3")):
-            values = []
+            values, shares = [], []
             for key, _, _, _ in columns:
                 frame = read[key + "_all"] if tier == 0 else read[key][read[key]["tier"] == tier]
-                values.append(_rate_text(frame, metric, threshold, top_code_below))
-            brief.outcomes.append({"metric": formatting.LABELS[metric], "tier": tier_label, "values": values})
+                text, share = _rate(frame, metric, threshold, top_code_below)
+                values.append(text)
+                shares.append(share)
+            brief.outcomes.append({"metric": formatting.LABELS[metric], "tier": tier_label, "values": values,
+                                   "shares": shares})  # fmt: skip
 
     by_tier = privacy.published_counts(queries.students_served_by_tier(engine, view.with_years(year), scope))
     for _, row in by_tier.iterrows():
         label = privacy.count_label(row["students_status"], threshold)
-        brief.students.append({"tier": TIERS[int(row["tier"])],
-                               "students": label or f"{int(row['students']):,}"})  # fmt: skip
+        number = None if label else int(row["students"])
+        brief.students.append({"tier": TIERS[int(row["tier"])], "students": label or f"{number:,}",
+                               "number": number})  # fmt: skip
     brief.notes = [
         f"Counts of 1 to {threshold - 1} students read '<{threshold}'; 'hidden' marks a figure withheld so that "
         "no sum of published figures gives a small one back. Rates near 0 or 100% on small groups read as a range.",

@@ -36,7 +36,7 @@ from dashboard.tools import bench_load, demo
 ROOT = config.ROOT
 PAGES = tuple(p.script for p in access.PAGES)
 CHUNK = 100_000
-SECTIONS = ("Build", "Queries", "Pages", "Map", "Loading", "Memory")
+SECTIONS = ("Build", "Queries", "Pages", "Map", "Briefs", "Loading", "Memory")
 
 # The issue's targets: the 1x set applies below ~3x, the 10x set above.
 WARM_MS_1X, COLD_MS_1X, FLOOR_RATIO_1X = 300.0, 1000.0, 1.5
@@ -427,6 +427,28 @@ def memory_lines(url: str, scale: float) -> list[str]:
     return lines
 
 
+def brief_lines(engine: sa.Engine, year: str, runs: int, scale: float) -> list[str]:
+    """Time (figures read and laid out) and size of one brief, PDF and PowerPoint, for the nation, the state and
+    the affiliate with the most schools."""
+    from dashboard.briefs import content, pdf, slides
+
+    counts = queries.read_frame(engine, sa.select(db.schools.c.state, db.schools.c.affiliate_id))
+    places = [("nation", content.Place()), (state := counts["state"].mode()[0], content.Place(state=state)),
+              (affiliate := counts["affiliate_id"].mode()[0], content.Place(affiliate=affiliate))]  # fmt: skip
+    at_1x = tier(scale) == "1x"
+    lines = ["| brief (SQLite) | PDF (ms) | PDF (KB) | PowerPoint (ms) | PowerPoint (KB) | target |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for name, place in places:
+        sizes, times = {}, {}
+        for kind, module in (("pdf", pdf), ("pptx", slides)):
+            times[kind] = median_ms(lambda m=module, p=place: m.render(content.build(engine, p, year)), runs)
+            sizes[kind] = len(module.render(content.build(engine, place, year))) / 1024
+        ok = max(times.values()) < 3000 and max(sizes.values()) < 1024
+        lines.append(f"| {name} | {times['pdf']:.0f} | {sizes['pdf']:.0f} | {times['pptx']:.0f} | {sizes['pptx']:.0f}"
+                     f" | {verdict(ok, '< 3 s and < 1 MB at 1x') if at_1x else '–'} |")  # fmt: skip
+    return lines
+
+
 def run_scale(scale: float, runs: int, database_url: str | None, skip: frozenset[str] = frozenset()) -> str:
     """Build the network at one scale, measure, and return the markdown section."""
     started = time.perf_counter()
@@ -473,6 +495,9 @@ def run_scale(scale: float, runs: int, database_url: str | None, skip: frozenset
         lines += ["", "### Map", ""]
         lines += ["skipped (--skip map)."] if "map" in skip else map_lines(sqlite, year, scale)
 
+        lines += ["", "### Briefs", ""]
+        lines += ["skipped (--skip briefs)."] if "briefs" in skip else brief_lines(sqlite, year, runs, scale)
+
         lines += ["", "### Loading", ""]
         lines += ["skipped (--skip load)."] if "load" in skip else load_lines(urls, scale)
 
@@ -505,7 +530,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url", default=None, help="also measure on this PostgreSQL (its tables are replaced)"
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    parser.add_argument("--skip", nargs="*", default=[], choices=["queries", "pages", "map", "load", "memory"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["queries", "pages", "map", "briefs", "load", "memory"],
                         help="parts not to measure (their sections say so)")  # fmt: skip
     parser.add_argument("--users", type=int, nargs="+", default=None,
                         help="measure only simultaneous users, e.g. --users 1 5 10 25 (its own section of --out)")  # fmt: skip

@@ -8,10 +8,11 @@ import sys
 
 import pandas as pd
 import pytest
+from pptx import Presentation
 from pypdf import PdfReader
 
 from dashboard import disclosure, formatting
-from dashboard.briefs import content, pdf
+from dashboard.briefs import content, pdf, slides
 from dashboard.data import queries
 
 YEAR = "2023-24"
@@ -102,8 +103,53 @@ def test_the_command_writes_a_brief_and_refuses_an_unknown_place_in_one_line(sql
     done = subprocess.run([*run, "--state", "NC", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "North Carolina" in text_of(out.read_bytes())
+    slide = tmp_path / "nc.pptx"
+    done = subprocess.run([*run, "--state", "NC", "--format", "pptx", "--out", str(slide)], capture_output=True,
+                          text=True, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "North Carolina" in _charts(slide.read_bytes())[f"Outcomes, tiers 2 and 3, {YEAR}"]
     refused = subprocess.run([*run, "--state", "ZZ", "--out", str(tmp_path / "x.pdf")], capture_output=True,
                              text=True, cwd=ROOT)  # fmt: skip
     assert refused.returncode == 1
     assert refused.stderr.strip() == "error: no schools in state 'ZZ'"
     assert not (tmp_path / "x.pdf").exists()
+
+
+def _charts(data: bytes) -> dict[str, dict[str, list]]:
+    """Per native chart of the one slide (by title): {series name: values}, plus 'categories'."""
+    deck = Presentation(io.BytesIO(data))
+    assert len(deck.slides) == 1
+    out = {}
+    for shape in deck.slides[0].shapes:
+        if shape.has_chart:
+            plot = shape.chart.plots[0]
+            series = {s.name: list(s.values) for s in plot.series}
+            out[shape.chart.chart_title.text_frame.text] = {"categories": list(plot.categories), **series}
+    return out
+
+
+def test_the_slide_s_charts_are_native_and_hold_pandas_figures(sqlite_engine, raw) -> None:
+    """The nation's slide: editable chart data (not pictures), each rate and tier count as pandas computes it."""
+    charts = _charts(slides.render(content.build(sqlite_engine, content.Place(), YEAR)))
+    rates = charts[f"Outcomes, tiers 2 and 3, {YEAR}"]
+    outcomes = raw["outcomes"][raw["outcomes"]["school_year"] == YEAR]
+    expected = [formatting.LABELS[m] for m in content.RATES]
+    assert rates["categories"] == expected
+    for metric, value in zip(content.RATES, rates["The whole network"], strict=True):
+        rows = outcomes[outcomes["metric"] == metric]
+        assert value == pytest.approx(rows["met"].sum() / rows["eligible"].sum(), abs=1e-12)
+    tiers = charts[f"Students served by tier, {YEAR}"]
+    counts = raw["school_years"][raw["school_years"]["school_year"] == YEAR]
+    assert tiers["Students served"] == [float(counts[f"tier{t}_students"].sum()) for t in (1, 2, 3)]
+
+
+def test_a_withheld_figure_is_an_empty_point_on_the_slide(sqlite_engine, raw) -> None:
+    """The affiliate-year with the fewest case-managed students: its tier 3 bar is empty, never the number."""
+    per = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    (affiliate, year) = per.groupby(["affiliate_id", "school_year"])["tier3_students"].sum().idxmin()
+    data = slides.render(content.build(sqlite_engine, content.Place(affiliate=affiliate), year))
+    tiers = _charts(data)[f"Students served by tier, {year}"]["Students served"]
+    assert tiers[2] is None and tiers[0] is not None
+    text = " ".join(p.text for s in Presentation(io.BytesIO(data)).slides[0].shapes if s.has_text_frame
+                    for p in s.text_frame.paragraphs)  # fmt: skip
+    assert f"{content.TIERS[3]}: <10" in text

@@ -1,0 +1,71 @@
+"""A brief as one PowerPoint slide whose charts are native (python-pptx chart data, editable in PowerPoint), not
+pictures: a fundraiser can restyle them. Figures withheld by suppression are empty points, and the tables beside
+the charts read as the pages do ('<10', 'hidden', '>=95%')."""
+
+from __future__ import annotations
+
+import io
+
+from pptx import Presentation
+from pptx.chart.data import CategoryChartData
+from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+from pptx.util import Inches, Pt
+
+from dashboard.briefs.content import Brief
+
+TOGETHER = "Tiers 2 and 3"
+
+
+def _text(slide, left, top, width, height, lines: list[tuple[str, int, bool]]) -> None:
+    """A text box of (text, size in points, bold) lines."""
+    frame = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height)).text_frame
+    frame.word_wrap = True
+    for i, (text, size, bold) in enumerate(lines):
+        paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        paragraph.text = text
+        paragraph.font.size, paragraph.font.bold = Pt(size), bold
+
+
+def render(brief: Brief) -> bytes:
+    """The brief as .pptx bytes: one 16:9 slide, title, headline figures, outcome and tier charts, notes."""
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+    slide = deck.slides.add_slide(deck.slide_layouts[6])  # blank
+    demo = "  |  DEMO DATA: a synthetic network, not real students" if brief.demo else ""
+    _text(slide, 0.5, 0.3, 12.3, 0.9, [(f"{brief.place}, school year {brief.year}", 28, True),
+                                       (brief.title + demo, 12, False)])  # fmt: skip
+    width = 12.3 / max(len(brief.headline), 1)
+    for i, card in enumerate(brief.headline):
+        change = f"{card['change']} from {brief.previous_year}" if card["change"] else ""
+        _text(slide, 0.5 + i * width, 1.35, width - 0.1, 1.1,
+              [(card["value"], 24, True), (card["label"], 11, False), (change, 10, False)])  # fmt: skip
+
+    together = [r for r in brief.outcomes if r["tier"] == TOGETHER]
+    rates = CategoryChartData(number_format="0%")
+    rates.categories = [r["metric"] for r in together]
+    for k, column in enumerate(brief.outcome_columns):
+        rates.add_series(column, [r["shares"][k] for r in together])
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, Inches(0.5), Inches(2.6), Inches(6.4), Inches(3.9),
+                                   rates).chart  # fmt: skip
+    chart.has_title = True
+    chart.chart_title.text_frame.text = f"Outcomes, tiers 2 and 3, {brief.year}"
+    chart.has_legend = len(brief.outcome_columns) > 1
+    if chart.has_legend:
+        chart.legend.position, chart.legend.include_in_layout = XL_LEGEND_POSITION.BOTTOM, False
+    chart.value_axis.maximum_scale, chart.value_axis.minimum_scale = 1.0, 0.0
+
+    tiers = CategoryChartData(number_format="#,##0")
+    tiers.categories = [r["tier"] for r in brief.students]
+    tiers.add_series("Students served", [r["number"] for r in brief.students])
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(7.2), Inches(2.6), Inches(5.6),
+                                   Inches(3.9), tiers).chart  # fmt: skip
+    chart.has_title, chart.has_legend = True, False
+    chart.chart_title.text_frame.text = f"Students served by tier, {brief.year}"
+    shown = "; ".join(f"{r['tier']}: {r['students']}" for r in brief.students)
+    withheld = [f"{r['metric']} ({column}): {r['values'][k]}" for r in together
+                for k, column in enumerate(brief.outcome_columns) if r["shares"][k] is None]  # fmt: skip
+    notes = [shown] + ([f"Not drawn, as published: {'; '.join(withheld)}."] if withheld else []) + brief.notes
+    _text(slide, 0.5, 6.55, 12.3, 0.9, [(n, 9, False) for n in [*notes, brief.as_of]])
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
