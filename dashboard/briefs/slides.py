@@ -26,13 +26,25 @@ def _text(slide, left, top, width, height, lines: list[tuple[str, int, bool]]) -
         paragraph.font.size, paragraph.font.bold = Pt(size), bold
 
 
+def _readable(chart, number_format: str) -> None:
+    """Type sized for a slide (PowerPoint's default is 18 pt, too large beside the figures), every bar labelled."""
+    chart.font.size = Pt(11)
+    chart.chart_title.text_frame.paragraphs[0].font.size = Pt(13)
+    chart.chart_title.text_frame.paragraphs[0].font.bold = True
+    plot = chart.plots[0]
+    plot.has_data_labels = True
+    labels = plot.data_labels
+    labels.number_format, labels.number_format_is_linked = number_format, False
+    labels.font.size = Pt(10)
+
+
 def render(brief: Brief) -> bytes:
     """The brief as .pptx bytes: one 16:9 slide, title, headline figures, outcome and tier charts, notes."""
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
     slide = deck.slides.add_slide(deck.slide_layouts[6])  # blank
     demo = "  |  DEMO DATA: a synthetic network, not real students" if brief.demo else ""
-    _text(slide, 0.5, 0.3, 12.3, 0.9, [(f"{brief.place}, school year {brief.year}", 28, True),
+    _text(slide, 0.5, 0.3, 12.3, 0.9, [(f"{brief.place}, school year {brief.year}", 24, True),
                                        (brief.title + demo, 12, False)])  # fmt: skip
     width = 12.3 / max(len(brief.headline), 1)
     for i, card in enumerate(brief.headline):
@@ -53,6 +65,8 @@ def render(brief: Brief) -> bytes:
     if chart.has_legend:
         chart.legend.position, chart.legend.include_in_layout = XL_LEGEND_POSITION.BOTTOM, False
     chart.value_axis.maximum_scale, chart.value_axis.minimum_scale = 1.0, 0.0
+    chart.value_axis.tick_labels.number_format, chart.value_axis.tick_labels.number_format_is_linked = "0%", False
+    _readable(chart, "0%")
 
     tiers = CategoryChartData(number_format="#,##0")
     tiers.categories = [r["tier"] for r in brief.students]
@@ -61,6 +75,7 @@ def render(brief: Brief) -> bytes:
                                    Inches(3.9), tiers).chart  # fmt: skip
     chart.has_title, chart.has_legend = True, False
     chart.chart_title.text_frame.text = f"Students served by tier, {brief.year}"
+    _readable(chart, "#,##0")
     shown = "; ".join(f"{r['tier']}: {r['students']}" for r in brief.students)
     withheld = [f"{r['metric']} ({column}): {r['values'][k]}" for r in together
                 for k, column in enumerate(brief.outcome_columns) if r["shares"][k] is None]  # fmt: skip
