@@ -1,7 +1,8 @@
 import streamlit as st
 
-from components import data, page, table
+from components import brief, data, page, table
 from dashboard import formatting
+from dashboard.data import queries
 from dashboard.views import charts
 from dashboard.views import profile as profile_view
 
@@ -35,6 +36,8 @@ if year not in reporting:
 cards = profile_view.kpi_cards(report.totals, year, page.previous_school_year(years, year))
 for slot, card in zip(st.columns(len(cards)), cards, strict=True):
     slot.metric(card.label, card.value, card.delta, help=card.help)
+if year in reporting:
+    brief.download(engine, queries.Filters(affiliates=(affiliate,)), scope, year)
 
 left, right = st.columns([3, 2])
 with left:

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import data, page, roi_panel, table
+from components import brief, data, page, roi_panel, table
 from dashboard import privacy, roi
 from dashboard.data import queries
 from dashboard.views import roi as roi_view
@@ -25,6 +25,7 @@ result = roi_view.published_result(roi_panel.evaluate_or_stop(inputs, assumption
 st.subheader(f"Our model, school year {year}")
 st.caption(f"Recomputed from this dashboard's data with the {preset} assumptions (adjust them in the sidebar).")
 roi_panel.headline(result)
+brief.download(engine, queries.Filters(), scope, year)
 
 st.subheader("Which assumptions matter most")
 st.caption(

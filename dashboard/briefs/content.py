@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from dashboard import config, formatting, privacy
+from dashboard import config, formatting, privacy, roi
 from dashboard.data import db, geo, queries
 from dashboard.views import overview as overview_view
+from dashboard.views import roi as roi_view
 
 HEADLINE = ["students_served", "case_managed", "schools", "partners", "volunteers", "volunteer_hours"]
 RATES = ["remained_in_school", "promoted", "graduated"]
@@ -58,6 +59,9 @@ class Brief:
     outcome_columns: list[str] = field(default_factory=list)
     # Each row: tier, students (as shown) and number (the count where shown, else None).
     students: list[dict] = field(default_factory=list)
+    # Each row: label and value, as shown (costs per student, the model's return across its presets).
+    investment: list[dict] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -146,12 +150,59 @@ def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = que
         number = None if label else int(row["students"])
         brief.students.append({"tier": TIERS[int(row["tier"])], "students": label or f"{number:,}",
                                "number": number})  # fmt: skip
+    brief.investment = _investment(engine, view, scope, year, totals.reset_index(), partners.reset_index(),
+                                   read["place_all"])  # fmt: skip
+    brief.evidence = [f"{e['source']}: {e['note']}" for e in roi.PUBLISHED_ESTIMATES]
     brief.notes = [
         f"Counts of 1 to {threshold - 1} students read '<{threshold}'; 'hidden' marks a figure withheld so that "
         "no sum of published figures gives a small one back. Rates near 0 or 100% on small groups read as a range.",
         "Rates are of eligible tier 2 and 3 students; changes are from the school year before.",
     ]
     return brief
+
+
+def _whole_dollars(value: float | None) -> str:
+    """$176 as people quote a cost per student; '–' when it is not published."""
+    return "–" if value is None else f"${value:,.0f}"
+
+
+def _investment(engine: sa.Engine, view: queries.Filters, scope: queries.Scope, year: str, totals: pd.DataFrame,
+                partners: pd.DataFrame, graduation: pd.DataFrame) -> list[dict]:  # fmt: skip
+    """Costs per student served and per case-managed student (blank where the count is withheld), and the ROI
+    model's benefit per $1 across its presets, for the place's own expenses and graduates. The ratio is given only
+    where the place's graduation figure is published exactly: it is linear in the graduates, so it would give a
+    withheld figure back."""
+    finances = queries.finances_by_category(engine, view.with_years(year), scope)
+    inputs = roi_view.inputs_for_year(year, finances, graduation, totals, partners)
+    results = {}
+    for name, assumptions in roi.PRESETS.items():
+        try:
+            results[name] = roi.evaluate(inputs, assumptions)
+        except ValueError:  # no expenses recorded for the year: nothing to divide by
+            continue
+    if not results:
+        return [{"label": "Return on investment", "value": f"no expenses are recorded for {year}"}]
+    costs = roi_view.published_result(next(iter(results.values())), totals, year)
+    rows = [
+        {"label": "Cost per student served", "value": _whole_dollars(costs.cost_per_student)},
+        {"label": "Cost per case-managed student", "value": _whole_dollars(costs.cost_per_case_managed)},
+    ]
+    graduated = graduation[graduation["metric"] == "graduated"]
+    if graduated.empty or (graduated["status"] != "shown").any():
+        rows.append({"label": "Our model's benefit per $1",
+                     "value": "not given: this place's graduation figure is withheld"})  # fmt: skip
+        return rows
+    low = min(results, key=lambda n: results[n].benefit_cost_ratio)
+    high = max(results, key=lambda n: results[n].benefit_cost_ratio)
+    rows.append({"label": "Our model's benefit per $1",
+                 "value": f"{formatting.dollars(results[low].benefit_cost_ratio)} ({_short(low)} assumptions) to "
+                          f"{formatting.dollars(results[high].benefit_cost_ratio)} ({_short(high)})"})  # fmt: skip
+    return rows
+
+
+def _short(preset: str) -> str:
+    """A preset's name without its parenthesis: 'Conservative', 'EMSI 2012'."""
+    return preset.split(" (")[0]
 
 
 def _state_of(engine: sa.Engine, affiliate: str) -> str | None:

@@ -42,7 +42,7 @@ def test_a_brief_prints_the_place_s_figures_as_pandas_computes_them(sqlite_engin
     """Each figure reads as pandas computes it from the raw tables, or, for a state or an affiliate, 'hidden'
     where the stored pattern withholds it to protect a small cell; the nation's are all published exactly."""
     text = text_of(pdf.render(content.build(sqlite_engine, place, YEAR)))
-    withheld = [] if place == content.Place() else ["hidden"]
+    withheld = [] if place == content.Place() else ["hidden", "–"]
 
     def shows(prefix: str, value: str) -> None:
         assert any(f"{prefix} {v}" in text for v in [value, *withheld]), (prefix, value)
@@ -55,6 +55,15 @@ def test_a_brief_prints_the_place_s_figures_as_pandas_computes_them(sqlite_engin
     assert f"{formatting.compact(len(counts))} Schools and sites" in text
     for tier, column in ((1, "tier1_students"), (2, "tier2_students"), (3, "tier3_students")):
         shows(content.TIERS[tier], f"{int(counts[column].sum()):,}")
+    finances = raw["finances"].merge(raw["affiliates"][["affiliate_id", "state"]], on="affiliate_id")
+    finances = finances[(finances["school_year"] == YEAR) & (finances["line"] == "expense")]
+    if place.state:
+        finances = finances[finances["state"] == place.state]
+    if place.affiliate:
+        finances = finances[finances["affiliate_id"] == place.affiliate]
+    spent = finances["amount_usd"].sum()
+    shows("Cost per student served", f"${spent / served:,.0f}")
+    shows("Cost per case-managed student", f"${spent / counts['tier3_students'].sum():,.0f}")
     outcomes = _place_rows(raw, "outcomes", place, YEAR)
     for metric in content.RATES:
         rows = outcomes[outcomes["metric"] == metric]
@@ -153,3 +162,18 @@ def test_a_withheld_figure_is_an_empty_point_on_the_slide(sqlite_engine, raw) ->
     text = " ".join(p.text for s in Presentation(io.BytesIO(data)).slides[0].shapes if s.has_text_frame
                     for p in s.text_frame.paragraphs)  # fmt: skip
     assert f"{content.TIERS[3]}: <10" in text
+
+
+def test_the_return_is_not_given_where_the_graduates_are_withheld(sqlite_engine, raw) -> None:
+    """The model's ratio is linear in the graduates: for the affiliate-year with the fewest seniors (under 10, so
+    withheld), the brief gives no ratio, while the nation's brief gives its range."""
+    seniors = raw["outcomes"][raw["outcomes"]["metric"] == "graduated"]
+    seniors = seniors.merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    per = seniors.groupby(["affiliate_id", "school_year"])["eligible"].sum()
+    per = per[per > 0]
+    (affiliate, year), fewest = per.idxmin(), int(per.min())
+    assert fewest < 10
+    text = text_of(pdf.render(content.build(sqlite_engine, content.Place(affiliate=affiliate), year)))
+    assert "Our model's benefit per $1 not given: this place's graduation figure is withheld" in text
+    nation = text_of(pdf.render(content.build(sqlite_engine, content.Place(), year)))
+    assert "Our model's benefit per $1 $" in nation
