@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
         120,
         "Minutes without activity after which a session is signed out, whichever way it signed in (0: never).",
     ),
+    Setting("smtp_host", "", "Mail server for `briefs send`. Empty: briefs are not sent by email."),
+    Setting("smtp_port", 587, "Port of the mail server."),
+    Setting("smtp_security", "starttls", "How the mail connection is secured: starttls, ssl, or none."),
+    Setting("smtp_sender", "", "The From address of emailed briefs."),
+    Setting("smtp_username", "", "Account on the mail server (empty: no login)."),
+    Setting("smtp_password", "", "Its password; read from the environment or secrets, never printed or logged."),
     Setting("max_failed_logins", 5, "Failed sign-ins after which an account is locked."),
     Setting("lockout_minutes", 15, "Minutes an account stays locked after too many failed sign-ins."),
     Setting(

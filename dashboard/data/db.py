@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from dashboard import config
@@ -326,6 +327,26 @@ users = Table(
     # Sign-in cookies issued before this moment are refused: sign-out and password reset end every session.
     Column("sessions_valid_after", DateTime(timezone=True)),
     CheckConstraint("role IN ('admin', 'board', 'fundraiser', 'affiliate_lead')", name="role"),
+)
+
+# Briefs sent by email (`python -m dashboard briefs send`): each row is one account's brief of one place. A failed
+# send keeps the row due, with its error, so the next run tries again.
+brief_subscriptions = Table(
+    "brief_subscriptions",
+    metadata,
+    Column("subscription_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(80), ForeignKey("users.username", ondelete="CASCADE"), nullable=False),
+    Column("place", String(80), nullable=False, doc="'' the nation, 'state:NC', 'affiliate:NC-CHARLOTTE'"),
+    Column("format", String(8), nullable=False),
+    Column("cadence", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sent_at", DateTime(timezone=True)),
+    Column("last_sent_load", Integer, doc="the newest load in place when it was last sent"),
+    Column("failures", Integer, nullable=False, server_default="0", doc="failed sends since the last success"),
+    Column("last_error", Text),
+    CheckConstraint("format IN ('pdf', 'pptx')", name="format"),
+    CheckConstraint("cadence IN ('monthly', 'after_load')", name="cadence"),
+    UniqueConstraint("username", "place", "format", name="one_per_place_and_format"),
 )
 
 # Failed sign-ins of usernames that are not accounts, counted and locked like an account's, so the answers

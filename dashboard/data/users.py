@@ -358,6 +358,8 @@ def remove_user(engine: sa.Engine, username: str, by: str = "system") -> None:
     """Delete an account (its audit rows stay)."""
     with engine.begin() as conn:
         row = _require(conn, username)
+        # Its emailed briefs go with it (the foreign key cascades too, where SQLite enforces it).
+        conn.execute(db.brief_subscriptions.delete().where(db.brief_subscriptions.c.username == username))
         conn.execute(db.users.delete().where(db.users.c.username == username))
         _audit(conn, username, REMOVED, f"role={row.role} by={by}")
 
