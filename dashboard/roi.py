@@ -286,19 +286,23 @@ PUBLISHED_ESTIMATES: list[dict[str, object]] = [
 
 PRESET_TARGETS: dict[str, float] = {"EMSI 2012": 11.6, "WSIPP 2023": 15.52, "Georgia audit 2015": 18.0}
 
+# What the sidebar says of each preset, for the people reading the page: the graduation lift is the one input the
+# studies do not publish, so it is set so that the study's own network (REFERENCE_INPUTS) gives its published ratio.
 PRESET_NOTES: dict[str, str] = {
     "EMSI 2012": (
-        "Costs include EMSI's opportunity costs ($242M total on $184M direct); 3% discount rate [U: EMSI's own rate "
-        "is not known]. The lift is solved so that REFERENCE_INPUTS give 11.6."
+        "Counts EMSI's opportunity costs as costs ($242M in all on $184M spent) and discounts at 3% a year (EMSI "
+        "does not state its rate). The graduation lift is set so that EMSI's own network gives its $11.60."
     ),
     "WSIPP 2023": (
-        "Direct costs only; 3.5% discount rate (Moore et al. 2004 guidance). The lift is solved so that "
-        "REFERENCE_INPUTS give 15.52. WSIPP gives only a 57% chance that benefits exceed costs."
+        "Direct costs only, discounted at 3.5% a year, as WSIPP does. The graduation lift is set so that WSIPP's "
+        "case gives its $15.52; WSIPP itself gives only a 57% chance that benefits exceed costs."
     ),
-    "Georgia audit 2015": ("Direct costs only; 3% discount rate. The lift is solved so that REFERENCE_INPUTS give 18."),
+    "Georgia audit 2015": (
+        "Direct costs only, discounted at 3% a year. The graduation lift is set so that the audit's case gives its $18."
+    ),
     "Conservative (MDRC: no effect on attendance/academics/behaviour)": (
-        "No graduation lift, partners' in-kind gifts and volunteer time counted as costs: benefit/cost 0. "
-        "The MDRC trial did not measure graduation; this preset is the lower bound of the evidence."
+        "No graduation lift, and partners' in-kind gifts and volunteer time counted as costs: the benefit per $1 is "
+        "$0. The MDRC trial did not measure graduation; this preset is the lower bound of the evidence."
     ),
 }
 

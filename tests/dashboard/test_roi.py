@@ -224,3 +224,9 @@ def test_calibrate_lift_refuses_impossible_targets() -> None:
 
 def test_module_does_not_import_streamlit() -> None:
     assert "streamlit" not in inspect.getsource(roi)
+
+
+def test_the_preset_notes_read_for_people_not_for_us() -> None:
+    """The sidebar shows these: no code names, no notes to ourselves ('[U: ...]')."""
+    for note in roi.PRESET_NOTES.values():
+        assert "[U:" not in note and "REFERENCE_INPUTS" not in note and "_" not in note, note
