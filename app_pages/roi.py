@@ -1,7 +1,7 @@
 import streamlit as st
 
 from components import brief, data, page, roi_panel, table
-from dashboard import privacy, roi
+from dashboard import formatting, privacy, roi
 from dashboard.data import queries
 from dashboard.views import roi as roi_view
 
@@ -26,6 +26,20 @@ st.subheader(f"Our model, school year {year}")
 st.caption(f"Recomputed from this dashboard's data with the {preset} assumptions (adjust them in the sidebar).")
 roi_panel.headline(result)
 brief.download(engine, queries.Filters(), scope, year)
+
+if preset in roi.PRESET_TARGETS:
+    st.subheader(f"From the study's ${roi.PRESET_TARGETS[preset]:,.2f} to ours")
+    st.caption("Each bar moves the study's own network one input closer to ours, on the preset's own assumptions "
+               "(the sliders do not move this chart): the ratio depends on what each student costs and brings, not "
+               "on the network's size.")  # fmt: skip
+    try:
+        steps = roi.bridge(inputs, roi.PRESETS[preset])
+    except ValueError:
+        st.info(f"No students served or no seniors in {year}, so there is nothing to compare with the study.")
+    else:
+        st.plotly_chart(roi_view.bridge_chart(steps), key="roi_bridge")
+        st.markdown(formatting.markdown_text(roi_view.bridge_sentence(steps, preset)))
+        table.data_expander(steps, "roi_bridge")
 
 st.subheader("Which assumptions matter most")
 st.caption(

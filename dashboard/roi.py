@@ -27,6 +27,7 @@ Zero or negative expenses raise ValueError: a benefit/cost ratio with nothing sp
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -371,3 +372,33 @@ def tornado(inputs: Inputs, a: Assumptions, spread: float = 0.2) -> pd.DataFrame
     columns = ["assumption", "low_value", "high_value", "low_ratio", "high_ratio", "base_ratio", "swing"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def bridge(ours: Inputs, a: Assumptions, reference: Inputs = REFERENCE_INPUTS) -> pd.DataFrame:
+    """From a study's return to ours on the same assumptions, one input at a time (the waterfall the ROI page
+    draws): rows of step, the benefit per $1 after it, and its change from the step before, in dollars per $1.
+
+    The ratio does not depend on the network's size, only on what each student costs and brings: the steps move
+    the reference network (on which the preset reproduces the study's published return) to our cost per student
+    served, our share of students who are seniors, our graduation rate (which caps the extra graduates) and our
+    in-kind gifts and volunteer time per student (costs only where the preset counts them). The last row is
+    evaluate(ours, a) exactly.
+    """
+    if ours.students_served <= 0 or ours.seniors <= 0:
+        raise ValueError("a bridge needs students served and seniors")
+    per_student = reference.students_served / ours.students_served
+    steps: list[tuple[str, Inputs]] = [("The study's network", reference)]
+    current = dataclasses.replace(reference, expenses_usd=ours.expenses_usd * per_student)
+    steps.append(("Our cost per student served", current))
+    seniors = ours.seniors * per_student
+    current = dataclasses.replace(current, seniors=seniors, graduates=seniors * reference.graduates / reference.seniors)
+    steps.append(("Our share of students who are seniors", current))
+    current = dataclasses.replace(current, graduates=ours.graduates * per_student)
+    steps.append(("Our graduation rate", current))
+    current = dataclasses.replace(current, in_kind_usd=ours.in_kind_usd * per_student,
+                                  volunteer_hours=ours.volunteer_hours * per_student)  # fmt: skip
+    steps.append(("Our in-kind gifts and volunteer time per student", current))
+    steps.append(("Our model", ours))
+    ratios = [evaluate(inputs, a).benefit_cost_ratio for _, inputs in steps]
+    changes = [ratios[0]] + [after - before for before, after in itertools.pairwise(ratios)]
+    return pd.DataFrame({"step": [name for name, _ in steps], "ratio": ratios, "change": changes})

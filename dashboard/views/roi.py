@@ -190,3 +190,35 @@ def funding_mix_chart(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack", xaxis_title="School year", yaxis={"title": "Revenue", "tickprefix": "$"},
                       legend={"orientation": "h", "y": -0.25, "traceorder": "normal"}, margin=LAYOUT["margin"])  # fmt: skip
     return fig
+
+
+def bridge_chart(steps: pd.DataFrame) -> go.Figure:
+    """A waterfall from the study's published return to ours (roi.bridge), one bar per input that moves it."""
+    moved = steps[(steps.index == 0) | (steps.index == len(steps) - 1) | (steps["change"].abs() >= 0.005)]
+    last = len(moved) - 1
+    fig = go.Figure(go.Waterfall(
+        x=moved["step"], y=[v if i not in (0, last) else r for i, (v, r) in enumerate(zip(moved["change"],
+                                                                                           moved["ratio"], strict=True))],
+        measure=["absolute", *["relative"] * (last - 1), "total"],
+        text=[f"${r:,.2f}" if i in (0, last) else f"{'+' if v >= 0 else '-'}${abs(v):,.2f}"
+              for i, (v, r) in enumerate(zip(moved["change"], moved["ratio"], strict=True))],
+        textposition="outside", connector={"line": {"color": MUTED}},
+        increasing={"marker": {"color": HIGH_COLOUR}}, decreasing={"marker": {"color": LOW_COLOUR}},
+        totals={"marker": {"color": "#0072B2"}}, hovertemplate="%{x}: %{text}<extra></extra>",
+    ))  # fmt: skip
+    top = float(moved["ratio"].max())
+    fig.update_layout(yaxis={"title": "Benefit per $1 of cost", "tickprefix": "$", "range": [0, top * 1.15]},
+                      showlegend=False, **LAYOUT)  # fmt: skip
+    return fig
+
+
+def bridge_sentence(steps: pd.DataFrame, preset: str) -> str:
+    """What the waterfall says, in words: the two ends and the step that moves the ratio most."""
+    inner = steps.iloc[1:-1]
+    biggest = inner.loc[inner["change"].abs().idxmax()] if len(inner) else None
+    said = (f"On the {preset} assumptions the model gives ${steps['ratio'].iloc[-1]:,.2f} per $1 on our data, "
+            f"against the study's ${steps['ratio'].iloc[0]:,.2f}.")  # fmt: skip
+    if biggest is not None and abs(biggest["change"]) >= 0.005:
+        direction = "lowers" if biggest["change"] < 0 else "raises"
+        said += f" {biggest['step']} {direction} it most, by ${abs(biggest['change']):,.2f}."
+    return said

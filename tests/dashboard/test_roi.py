@@ -230,3 +230,30 @@ def test_the_preset_notes_read_for_people_not_for_us() -> None:
     """The sidebar shows these: no code names, no notes to ourselves ('[U: ...]')."""
     for note in roi.PRESET_NOTES.values():
         assert "[U:" not in note and "REFERENCE_INPUTS" not in note and "_" not in note, note
+
+
+def test_the_bridge_moves_one_input_at_a_time_from_the_study_to_ours() -> None:
+    """By hand: with no cap binding and nothing in kind counted, the ratio is lift x seniors x value / expenses, so
+    each step multiplies it by the ratio of that input per student served."""
+    a = Assumptions(grad_rate_lift_pp=2.0)
+    value = a.private_value_per_grad_usd + a.public_value_per_grad_usd  # the discount factor is 1 at these rates
+    reference = Inputs(expenses_usd=100e6, graduates=8_000, seniors=10_000, students_served=500_000)
+    ours = Inputs(expenses_usd=30e6, graduates=1_800, seniors=2_000, students_served=200_000, in_kind_usd=5e6)
+    steps = roi.bridge(ours, a, reference)
+
+    def by_hand(expenses: float, seniors: float) -> float:
+        return seniors * 0.02 * value / expenses
+
+    assert list(steps["ratio"]) == pytest.approx([
+        by_hand(100e6, 10_000),
+        by_hand(30e6 / 200_000 * 500_000, 10_000),  # our $150 per student instead of $200
+        by_hand(30e6 / 200_000 * 500_000, 2_000 / 200_000 * 500_000),  # 1% seniors instead of 2%
+        by_hand(75e6, 5_000),  # the same: the graduation rate caps nothing here
+        by_hand(75e6, 5_000),  # in-kind gifts are not counted as costs on these assumptions
+        by_hand(30e6, 2_000),
+    ])  # fmt: skip
+    assert steps["ratio"].iloc[-1] == pytest.approx(roi.evaluate(ours, a).benefit_cost_ratio)
+    assert steps["change"].iloc[1:].sum() == pytest.approx(steps["ratio"].iloc[-1] - steps["ratio"].iloc[0])
+    # On a preset, the bridge starts at the study's published return.
+    emsi = roi.bridge(ours, roi.PRESETS["EMSI 2012"])
+    assert emsi["ratio"].iloc[0] == pytest.approx(11.6)

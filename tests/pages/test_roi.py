@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,5 +89,18 @@ def test_every_chart_has_its_data_and_a_download(app: AppTest) -> None:
     app.run()
     assert not app.exception
     keys = {b.key for b in app.get("download_button")}
-    assert {"dl_roi_tornado", "dl_roi_cost_per_student", "dl_roi_funding_mix"} <= keys
-    assert len(app.get("plotly_chart")) == 3
+    assert {"dl_roi_tornado", "dl_roi_cost_per_student", "dl_roi_funding_mix", "dl_roi_bridge"} <= keys
+    assert len(app.get("plotly_chart")) == 4
+
+
+def test_the_bridge_runs_from_the_study_s_return_to_the_card_s(app: AppTest) -> None:
+    """The waterfall starts at the EMSI preset's published $11.60 and ends at the ratio the page's card shows; its
+    steps add up, and the sentence under it names both ends."""
+    app.run()
+    assert not app.exception
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    (fall,) = [trace for chart in charts for trace in chart["data"] if trace["type"] == "waterfall"]
+    assert fall["text"][0] == "$11.60" and fall["text"][-1] == _ratio(app)
+    assert fall["y"][0] + sum(fall["y"][1:-1]) == pytest.approx(fall["y"][-1], abs=1e-9)
+    sentence = " ".join(m.value for m in app.markdown).replace("\\", "")  # read as shown, without escapes
+    assert "11.60" in sentence and _ratio(app).lstrip("$") in sentence
