@@ -186,7 +186,10 @@ def _investment(engine: sa.Engine, view: queries.Filters, scope: queries.Scope, 
     rows = [
         {"label": "Cost per student served", "value": _whole_dollars(costs.cost_per_student)},
         {"label": "Cost per case-managed student", "value": _whole_dollars(costs.cost_per_case_managed)},
-    ]
+        {"label": "In-kind gifts and volunteer time (partners' reports)",
+         "value": f"${formatting.compact(costs.leveraged_usd)}, volunteer hours at "
+                  f"${next(iter(roi.PRESETS.values())).volunteer_hour_value_usd:,.2f}"},
+    ]  # fmt: skip
     graduated = graduation[graduation["metric"] == "graduated"]
     if graduated.empty or (graduated["status"] != "shown").any():
         rows.append({"label": "Our model's benefit per $1",

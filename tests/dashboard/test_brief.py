@@ -64,6 +64,9 @@ def test_a_brief_prints_the_place_s_figures_as_pandas_computes_them(sqlite_engin
     spent = finances["amount_usd"].sum()
     shows("Cost per student served", f"${spent / served:,.0f}")
     shows("Cost per case-managed student", f"${spent / counts['tier3_students'].sum():,.0f}")
+    gifts = _place_rows(raw, "partnerships", place, YEAR)
+    leveraged = gifts["in_kind_usd"].sum() + gifts["volunteer_hours"].sum() * 33.49
+    assert f"In-kind gifts and volunteer time (partners' reports) ${formatting.compact(leveraged)}," in text
     outcomes = _place_rows(raw, "outcomes", place, YEAR)
     for metric in content.RATES:
         rows = outcomes[outcomes["metric"] == metric]
