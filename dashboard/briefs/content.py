@@ -93,8 +93,11 @@ def _rate(rows: pd.DataFrame, metric: str, threshold: int, top_code_below: int) 
 
 def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = queries.EVERYTHING) -> Brief:
     """The brief of `place` for school `year`, within `scope`: headline counts with the change from the year
-    before, outcome rates of the place beside its state and the nation, and students served by tier."""
+    before, outcome rates of the place beside its state and the nation, students served by tier, and costs and
+    return (`_investment`). BriefError when the year, the place or the scope does not allow it."""
     years = queries.school_years_available(engine)
+    if not years:
+        raise BriefError("no school year has data yet: load the outcome tables first")
     if year not in years:
         raise BriefError(f"no data for school year {year!r}; there is data for {years[0]} to {years[-1]}")
     if scope.affiliates is not None and not place.affiliate:
