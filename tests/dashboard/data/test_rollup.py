@@ -163,6 +163,7 @@ def test_a_database_from_before_the_school_rollup_gets_it_filled_on_upgrade(sqli
             "unknown_sign_ins",
             "published_cells",
             "data_version",
+            "brief_subscriptions",
         ):
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
@@ -292,6 +293,7 @@ def test_a_database_from_before_the_partner_view_rollups_gets_them_filled_on_upg
         conn.execute(sa.text("DROP TABLE unknown_sign_ins"))
         conn.execute(sa.text("DROP TABLE published_cells"))
         conn.execute(sa.text("DROP TABLE data_version"))
+        conn.execute(sa.text("DROP TABLE brief_subscriptions"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
     migrate.upgrade(copy)
     _assert_partner_view_rollups_match(copy, raw)
