@@ -45,7 +45,7 @@ def place_for(filters: queries.Filters, scope: queries.Scope) -> Place | None:
 
 @dataclass
 class Brief:
-    """Every text a brief prints, in reading order; `rates` rows hold the place and its benchmarks."""
+    """Every text a brief prints, in reading order; `outcomes` rows hold the place and its benchmarks."""
 
     title: str
     place: str
@@ -68,17 +68,18 @@ class Brief:
         return asdict(self)
 
 
-def _place_name(engine: sa.Engine, place: Place, scope: queries.Scope) -> str:
+def _place_name(engine: sa.Engine, place: Place, scope: queries.Scope) -> tuple[str, str | None]:
+    """(the place's name, its state code: None for the nation), or BriefError when it is not in view."""
     if place.affiliate:
         details = queries.affiliate_details(engine, place.affiliate, scope)
         if details.empty:
             raise BriefError(f"no affiliate {place.affiliate!r} in your view")
-        return str(details["name"].iloc[0])
+        return str(details["name"].iloc[0]), str(details["state"].iloc[0])
     if place.state:
         if place.state not in queries.states_with_schools(engine):
             raise BriefError(f"no schools in state {place.state!r}")
-        return geo.state_name(place.state)
-    return "The whole network"
+        return geo.state_name(place.state), place.state
+    return "The whole network", None
 
 
 def _rate(rows: pd.DataFrame, metric: str, threshold: int, top_code_below: int) -> tuple[str, float | None]:
@@ -102,7 +103,7 @@ def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = que
         raise BriefError(f"no data for school year {year!r}; there is data for {years[0]} to {years[-1]}")
     if scope.affiliates is not None and not place.affiliate:
         raise BriefError("an affiliate lead's brief is of one of its affiliates: name it with --affiliate")
-    name = _place_name(engine, place, scope)
+    name, state = _place_name(engine, place, scope)
     threshold, top_code_below = int(config.get("suppression_threshold")), int(config.get("top_coding_below"))
     previous = years[years.index(year) - 1] if years.index(year) > 0 else None
     view = queries.Filters(states=(place.state,) if place.state else (),
@@ -126,7 +127,6 @@ def build(engine: sa.Engine, place: Place, year: str, scope: queries.Scope = que
     # The place beside its state and the nation: benchmarks are published cells read with the scope of
     # everything, as the Outcomes page reads them.
     columns = [("place", name, view, scope)]
-    state = place.state or (_state_of(engine, place.affiliate) if place.affiliate else None)
     if place.affiliate and state:
         columns.append(("state", geo.state_name(state), queries.Filters(states=(state,)), queries.EVERYTHING))
     if place.state or place.affiliate:
@@ -209,8 +209,3 @@ def _investment(engine: sa.Engine, view: queries.Filters, scope: queries.Scope, 
 def _short(preset: str) -> str:
     """A preset's name without its parenthesis: 'Conservative', 'EMSI 2012'."""
     return preset.split(" (")[0]
-
-
-def _state_of(engine: sa.Engine, affiliate: str) -> str | None:
-    details = queries.affiliate_details(engine, affiliate)
-    return None if details.empty else str(details["state"].iloc[0])
