@@ -103,6 +103,7 @@ REVENUE_SHARES = {
     "in_kind": 0.12,
 }
 COST_PER_STUDENT = 140.0
+NEAR_KM = 40.0  # an affiliate's schools outside its own city lie within this of it (a county or two)
 
 NAME_WORDS = [
     "Lincoln",
@@ -311,6 +312,43 @@ def _calibrated_met(eligible: np.ndarray, logit_base: np.ndarray, target: float)
     return np.minimum(np.rint(eligible / (1 + np.exp(-(logit_base + hi)))), eligible).astype(np.int64)
 
 
+def _school_places(rng: np.random.Generator, states: np.ndarray, homes: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(city, latitude, longitude) per school: its affiliate's home city (`homes`: city, latitude, longitude per
+    school), or for about 4 in 10 another city of the state within NEAR_KM of it, picked by the square root of
+    population, as a real affiliate's schools are."""
+    city = homes["city"].to_numpy(dtype=object).copy()
+    lat = homes["latitude"].to_numpy(dtype=float).copy()
+    lon = homes["longitude"].to_numpy(dtype=float).copy()
+    by_state: dict[str, list[tuple[str, float, float, int]]] = {}
+    for c, st, la, lo, pop in geo.us_cities():
+        by_state.setdefault(st, []).append((c, la, lo, pop))
+    neighbours: dict[tuple[str, str], tuple[list, np.ndarray]] = {}
+    for st in np.unique(states):
+        where = np.flatnonzero(states == st)
+        # Two draws per school, in the order the generator has always made them, so every other column of the
+        # network (and the published figures it reproduces) stays as it was.
+        pick = rng.random(len(where))
+        own = rng.random(len(where)) < 0.6
+        for j, i in enumerate(where):
+            key = (st, city[i])
+            if key not in neighbours:
+                near = [c for c in by_state[st] if c[0] != city[i] and _km(lat[i], lon[i], c[1], c[2]) <= NEAR_KM]
+                weight = np.cumsum(np.sqrt([c[3] for c in near], dtype=float))
+                neighbours[key] = (near, weight / weight[-1] if len(near) else weight)
+            near, cumulative = neighbours[key]
+            if not own[j] and near:
+                c = near[min(int(np.searchsorted(cumulative, pick[j], side="right")), len(near) - 1)]
+                city[i], lat[i], lon[i] = c[0], c[1], c[2]
+    return city, lat, lon
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2, dl = np.radians(lat1), np.radians(lat2), np.radians(lon2 - lon1)
+    cos = np.sin(p1) * np.sin(p2) + np.cos(p1) * np.cos(p2) * np.cos(dl)
+    return float(6371.0 * np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
 def generate(scale: float = 1.0, seed: int = 2024) -> Network:
     """The whole network at the given scale (1 = the published national figures)."""
     rng = np.random.default_rng(seed)
@@ -326,26 +364,8 @@ def generate(scale: float = 1.0, seed: int = 2024) -> Network:
     levels = np.array(list(LEVEL_SHARES))
     level = levels[rng.choice(len(levels), n_sch, p=list(LEVEL_SHARES.values()))]
     sch_state = affiliates["state"].to_numpy()[aff_idx]
-    city_name = np.empty(n_sch, dtype=object)
-    lat = np.empty(n_sch)
-    lon = np.empty(n_sch)
-    by_state: dict[str, list] = {}
-    for c, st, la, lo, pop in geo.us_cities():
-        by_state.setdefault(st, []).append((c, la, lo, pop))
-    home_city = affiliates["city"].to_numpy()
-    for st in np.unique(sch_state):
-        where = np.flatnonzero(sch_state == st)
-        cities = by_state[st]
-        pops = np.sqrt(np.array([c[3] for c in cities], dtype=float))
-        pick = rng.choice(len(cities), len(where), p=pops / pops.sum())
-        own = rng.random(len(where)) < 0.6
-        for j, i in enumerate(where):
-            if own[j]:
-                match = [c for c in cities if c[0] == home_city[aff_idx[i]]]
-                c = match[0] if match else cities[pick[j]]
-            else:
-                c = cities[pick[j]]
-            city_name[i], lat[i], lon[i] = c[0], c[1], c[2]
+    homes = affiliates[["city", "latitude", "longitude"]].iloc[aff_idx]
+    city_name, lat, lon = _school_places(rng, sch_state, homes)
     lat = np.round(lat + rng.uniform(-0.03, 0.03, n_sch), 5)
     lon = np.round(lon + rng.uniform(-0.03, 0.03, n_sch), 5)
     fips = np.array([geo.STATES[s][1] for s in sch_state])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,3 +133,29 @@ def test_same_seed_same_tables_other_seed_other_tables(tmp_path: Path) -> None:
     demo.write_csv(b, two)
     for name in contract.TABLES:
         assert (one / f"{name}.csv").read_bytes() == (two / f"{name}.csv").read_bytes()
+
+
+def _km(lat1, lon1, lat2, lon2):
+    """Haversine distance in kilometres, for columns of degrees."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+
+def test_schools_lie_near_their_affiliate_and_are_named_after_no_far_city(national: dict[str, pd.DataFrame]) -> None:
+    schools = national["schools"].merge(
+        national["affiliates"][["affiliate_id", "city", "latitude", "longitude"]],
+        on="affiliate_id",
+        suffixes=("", "_home"),
+    )
+    away = _km(schools["latitude"], schools["longitude"], schools["latitude_home"], schools["longitude_home"])
+    assert away.max() <= 50, schools.loc[away.idxmax(), ["name", "city", "city_home"]].tolist()
+    assert (schools["city"] == schools["city_home"]).mean() > 0.5  # most in the affiliate's own city
+    # No school carries the name of one of its state's affiliate cities that lies far from it ("Asheville Madison
+    # Middle School" in Charlotte, 170 km away).
+    homes = national["affiliates"][["state", "city", "latitude", "longitude"]].drop_duplicates(["state", "city"])
+    named = schools.merge(homes, on="state", suffixes=("", "_named"))
+    named = named[[n.startswith(f"{c} ") for n, c in zip(named["name"], named["city_named"], strict=True)]]
+    far = _km(named["latitude"], named["longitude"], named["latitude_named"], named["longitude_named"]) > 60
+    assert not far.any(), named.loc[far, ["name", "city", "affiliate_id"]].head().to_dict("records")
+    assert len(named) > len(schools) / 5  # a third are named after their city
