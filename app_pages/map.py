@@ -7,7 +7,7 @@ from dashboard.views import map as map_view
 engine, scope, years, year = page.year_page(
     "Map", "Affiliates, schools and community partners, over the students served in each state."
 )
-view = filters.school_filters(engine, scope)
+view = filters.school_filters(engine, scope, year)
 threshold = config.get("suppression_threshold")
 settings = map_view.MapSettings(
     asset_base=map_view.asset_base(st.get_option("server.baseUrlPath")),

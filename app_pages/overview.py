@@ -5,7 +5,7 @@ from dashboard import config, privacy
 from dashboard.views import charts
 
 engine, scope, years, year = page.year_page("Impact overview")
-view = filters.school_filters(engine, scope, tiers=True)
+view = filters.school_filters(engine, scope, year, tiers=True)
 span = filters.trend_years(years)
 previous_year = page.previous_school_year(years, year)
 

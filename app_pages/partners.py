@@ -7,7 +7,7 @@ engine, scope, years, year = page.year_page(
     "Community partners",
     "Businesses, nonprofits, congregations and others that give time, goods and services at our schools.",
 )
-view = filters.school_filters(engine, scope)
+view = filters.school_filters(engine, scope, year)
 this_year = view.with_years(year)
 
 by_year = data.partners_by_year(engine, view, scope)

@@ -7,7 +7,9 @@ from dashboard.views import charts
 from dashboard.views import profile as profile_view
 
 engine, scope, years, year = page.year_page("Affiliate profile")
-choices = profile_view.picker_labels(data.affiliate_choices(engine, scope))
+choices = profile_view.picker_labels(
+    data.affiliate_choices(engine, scope), data.affiliates_with_schools(engine, year), year
+)
 if not choices:
     st.info("Your account is not linked to any affiliate yet, so there is no profile to show. Ask an admin to link it.")
     st.stop()

@@ -25,7 +25,7 @@ if directory.empty:
     st.info("There are no schools in your scope. An admin can load your affiliate's schools on the Data page.")
     st.stop()
 if not scoped or len(scope.affiliates or ()) > 1:
-    states, affiliates = filters.places(engine, scope)
+    states, affiliates = filters.places(engine, scope, year)
     directory = schools_view.narrowed(directory, states, affiliates)
     if directory.empty:
         st.info("No school matches the state and affiliate chosen in the sidebar. Clear one to see more.")

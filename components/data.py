@@ -155,6 +155,12 @@ def affiliate_choices(engine: sa.Engine, scope: queries.Scope) -> pd.DataFrame:
     return queries.place_names(engine, scope)
 
 
+@cached(max_entries=64)
+def affiliates_with_schools(engine: sa.Engine, school_year: str) -> frozenset[str]:
+    """Cached queries.affiliates_with_schools: the affiliates holding a school in `school_year`."""
+    return queries.affiliates_with_schools(engine, school_year)
+
+
 @cached(max_entries=256)
 def affiliate_profile(engine: sa.Engine, affiliate_id: str, year: str, years: tuple[str, ...],
                       scope: queries.Scope):  # fmt: skip

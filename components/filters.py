@@ -40,25 +40,32 @@ def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]
     return tuple(chosen)
 
 
-def places(engine: sa.Engine, scope: queries.Scope) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def places(engine: sa.Engine, scope: queries.Scope, year: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(states, affiliates) chosen in the sidebar, each kept in the URL (?state=, ?aff=); empty means all.
 
-    Affiliates offered are those in the user's scope, narrowed to the chosen states.
+    Affiliates offered are those in the user's scope, narrowed to the chosen states; given the school year, those
+    holding no school in it come last, marked so (a link naming one still opens it, with nothing to show).
     """
     picked_states = _multi("State", data.states(engine), "state", geo.state_name)
     known = data.affiliate_choices(engine, scope)
     if picked_states:
         known = known[known["state"].isin(picked_states)]
     names = dict(zip(known["affiliate_id"], known["name"], strict=True))
+    if year is not None:
+        reporting = data.affiliates_with_schools(engine, year)
+        names = {a: n if a in reporting else f"{n} · no schools in {year}" for a, n in names.items()}
+        names = dict(sorted(names.items(), key=lambda item: item[0] not in reporting))  # stable: state, name within
     return picked_states, _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
 
 
-def school_filters(engine: sa.Engine, scope: queries.Scope, tiers: bool = False) -> queries.Filters:
+def school_filters(engine: sa.Engine, scope: queries.Scope, year: str | None = None,
+                   tiers: bool = False) -> queries.Filters:  # fmt: skip
     """State, affiliate, school level, Title I, locale (and tier) filters, each kept in the URL; empty means all.
 
-    Affiliates offered are those in the user's scope, narrowed to the chosen states.
+    Affiliates offered are those in the user's scope, narrowed to the chosen states, those with no school in `year`
+    marked and last.
     """
-    picked_states, picked_affiliates = places(engine, scope)
+    picked_states, picked_affiliates = places(engine, scope, year)
     levels = _multi("School level", list(contract.LEVELS), "level", lambda v: v.replace("_", " ").capitalize())
     locales = _multi("Locale", list(contract.LOCALES), "locale", str.capitalize)
     title_options = {"all": "All schools", "yes": "Title I only", "no": "Not Title I"}

@@ -629,6 +629,13 @@ def place_names(engine: sa.Engine, scope: Scope = EVERYTHING) -> pd.DataFrame:
     return read_frame(engine, stmt)
 
 
+def affiliates_with_schools(engine: sa.Engine, school_year: str) -> frozenset[str]:
+    """The affiliates holding at least one school in `school_year` (from the school-year rollup)."""
+    r = school_year_rollup.c
+    stmt = sa.select(r.affiliate_id).where(r.school_year == school_year, r.schools > 0).distinct()
+    return frozenset(read_frame(engine, stmt)["affiliate_id"])
+
+
 def states_with_schools(engine: sa.Engine) -> list[str]:
     """Every state code with at least one school, sorted."""
     return read_frame(engine, sa.select(schools.c.state).distinct().order_by(schools.c.state))["state"].tolist()

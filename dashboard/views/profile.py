@@ -106,10 +106,14 @@ def choose(wanted: str | None, ids: list[str]) -> tuple[str, str | None]:
     return ids[0], f"Affiliate '{markdown_text(wanted[:40])}' is not one you can view; showing another instead."
 
 
-def picker_labels(places: pd.DataFrame) -> dict[str, str]:
-    """affiliate_id -> 'Name (ST)', in alphabetical order of the label."""
+def picker_labels(places: pd.DataFrame, reporting: frozenset[str] | None = None, year: str = "") -> dict[str, str]:
+    """affiliate_id -> 'Name (ST)' in alphabetical order of the label; with `reporting` (the affiliates holding a
+    school in `year`), the others follow, each marked 'no schools in <year>'."""
     labels = {i: f"{n} ({s})" for i, n, s in zip(places["affiliate_id"], places["name"], places["state"], strict=True)}
-    return dict(sorted(labels.items(), key=lambda item: item[1].lower()))
+    if reporting is not None:
+        labels = {i: label if i in reporting else f"{label} · no schools in {year}" for i, label in labels.items()}
+    silent = reporting is not None
+    return dict(sorted(labels.items(), key=lambda item: (silent and item[0] not in reporting, item[1].lower())))
 
 
 def headline(affiliate: dict[str, str]) -> str:

@@ -296,3 +296,21 @@ def test_a_lead_is_told_the_view_is_its_own_affiliate_with_its_own_figures(app: 
     shown, tolerance = _number(metrics["Students served"])
     assert abs(shown - mine["students_served"].sum()) <= tolerance
     assert metrics["Schools and sites"] == f"{len(mine):,}"
+
+
+def test_affiliates_without_a_school_in_the_year_are_marked_and_listed_last(app: AppTest, raw) -> None:
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    app.query_params["year"] = year
+    app.run()
+    assert not app.exception
+    picker = next(m for m in app.sidebar.multiselect if m.label == "Affiliate")
+    sy = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    reporting = set(sy.loc[sy["school_year"] == year, "affiliate_id"])
+    listed = raw["affiliates"][raw["affiliates"]["kind"] != "state_office"]
+    names = dict(zip(listed["affiliate_id"], listed["name"], strict=True))
+    silent = set(names) - reporting
+    assert silent, "the demo network has affiliates that closed before the latest year"
+    marked = [o for o in picker.options if o.endswith(f" · no schools in {year}")]
+    assert sorted(marked) == sorted(f"{names[a]} · no schools in {year}" for a in silent)
+    assert picker.options[-len(marked) :] == marked  # those with schools come first
+    assert len(picker.options) - len(marked) == len(reporting & set(names))

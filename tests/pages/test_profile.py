@@ -195,3 +195,21 @@ def test_a_year_without_data_is_explained(app: AppTest, raw) -> None:
     assert not app.exception
     assert any(f"It has data for {late.iloc[0]}" in info.value for info in app.info)
     assert {m.value for m in app.metric[:5]} == {"–"}
+
+
+def test_the_picker_opens_on_an_affiliate_with_schools_and_marks_those_without(app: AppTest, raw) -> None:
+    year = sorted(raw["school_years"]["school_year"].unique())[-1]
+    app.query_params["year"] = year
+    app.run()
+    assert not app.exception
+    picker = app.selectbox(key="profile_affiliate")
+    sy = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
+    reporting = set(sy.loc[sy["school_year"] == year, "affiliate_id"])
+    assert picker.value in reporting
+    listed = raw["affiliates"][raw["affiliates"]["kind"] != "state_office"].set_index("affiliate_id")
+    silent = sorted(set(listed.index) - reporting)
+    assert silent
+    marked = [o for o in picker.options if o.endswith(f" · no schools in {year}")]
+    assert sorted(marked) == sorted(f"{listed.at[a, 'name']} ({listed.at[a, 'state']}) · no schools in {year}"
+                                    for a in silent)  # fmt: skip
+    assert picker.options[-len(marked) :] == marked
