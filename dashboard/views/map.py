@@ -447,6 +447,8 @@ _CSS = """<style>
 .map-legend { background: rgba(255,255,255,0.92); padding: 4px 8px; border-radius: 4px; font-size: 12px;
   line-height: 16px; }
 .leaflet-control-layers { font-size: 12px; }
+.map-legend summary { cursor: pointer; font-weight: 600; }
+.map-legend[open] summary { margin-bottom: 2px; }
 .map-legend i { display: inline-block; width: 14px; height: 12px; margin-right: 6px; border: 1px solid #9CA3AF; }
 </style>"""
 
@@ -499,16 +501,22 @@ def render_html(fmap: folium.Map) -> str:
     return with_places(fmap.get_root().render(), fmap)
 
 
+NARROW_PX = 600  # a map narrower than this (a phone) starts with its legend and layer list folded away
+
+
 class _Legend(MacroElement):
-    """A static legend in the map's corner; its HTML is built from numbers and fixed words only."""
+    """A legend in the map's corner that folds into a "Legend" button on a narrow map, where it would cover the
+    Southeast; its HTML is built from numbers and fixed words only."""
 
     _template = Template(
         """{% macro script(this, kwargs) %}
         var legend_{{ this.get_name() }} = L.control({position: "bottomright"});
-        legend_{{ this.get_name() }}.onAdd = function () {
-            var div = L.DomUtil.create("div", "map-legend");
-            div.innerHTML = {{ this.html|tojson }};
-            return div;
+        legend_{{ this.get_name() }}.onAdd = function (map) {
+            var box = L.DomUtil.create("details", "map-legend");
+            box.innerHTML = "<summary>Legend</summary>" + {{ this.html|tojson }};
+            box.open = map.getSize().x >= {{ this.narrow }};
+            L.DomEvent.disableClickPropagation(box);
+            return box;
         };
         legend_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}"""
@@ -518,6 +526,34 @@ class _Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         self.html = html_text
+        self.narrow = NARROW_PX
+
+
+class _LayerControl(folium.LayerControl):
+    """folium's layer list, open on a wide map and folded into Leaflet's layers button on a narrow one."""
+
+    _template = folium.template.Template(  # folium's Template: it knows the tojavascript filter
+        """{% macro script(this, kwargs) %}
+        let {{ this.get_name() }} = L.control.layers(
+            {
+            {%- for key, val in this.base_layers.items() %}
+                {{ key|tojson }} : {{ val }},
+            {%- endfor %}
+            },
+            {
+            {%- for key, val in this.overlays.items() %}
+                {{ key|tojson }} : {{ val }},
+            {%- endfor %}
+            },
+            Object.assign({{ this.options|tojavascript }},
+                          {collapsed: {{ this._parent.get_name() }}.getSize().x < {{ this.narrow }}})
+        ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__(collapsed=False)
+        self.narrow = NARROW_PX
 
 
 def _legend_html(breaks: list[float], threshold: int) -> str:
@@ -644,7 +680,7 @@ def build_map(places_frame: pd.DataFrame, totals: pd.DataFrame, year: str, setti
         ).add_to(fmap)
 
     _Legend(_legend_html(breaks, settings.threshold)).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    _LayerControl().add_to(fmap)
     fmap.fit_bounds(_bounds(places_frame))
     use_local_assets(fmap, settings.asset_base)
     return fmap

@@ -232,15 +232,17 @@ def category_bars(by_category: pd.DataFrame) -> go.Figure:
 
 
 def value_trend(by_year: pd.DataFrame, year: str) -> go.Figure:
-    """Two panels over school years: in-kind value (USD) and partner volunteer hours; `year` highlighted."""
+    """Two panels over school years, one above the other: in-kind value (USD) and partner volunteer hours; `year`
+    highlighted. Stacked, not side by side, so their titles and axes keep apart on a phone."""
     fig = make_subplots(
-        rows=1,
-        cols=2,
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
         subplot_titles=("In-kind gifts (partners' reports, USD)", "Volunteer hours (partners' reports)"),
-        horizontal_spacing=0.12,
+        vertical_spacing=0.14,
     )
     colours = [HIGHLIGHT_COLOUR if y == year else BAR_COLOUR for y in by_year["school_year"]]
-    for col, (column, unit) in enumerate((("in_kind_usd", "$%{y:,.0f} in kind"), ("partner_volunteer_hours",
+    for row, (column, unit) in enumerate((("in_kind_usd", "$%{y:,.0f} in kind"), ("partner_volunteer_hours",
                                           "%{y:,.0f} volunteer hours")), start=1):  # fmt: skip
         fig.add_bar(
             x=by_year["school_year"],
@@ -248,13 +250,14 @@ def value_trend(by_year: pd.DataFrame, year: str) -> go.Figure:
             marker_color=colours,
             hovertemplate="%{x}: " + unit + "<extra></extra>",
             showlegend=False,
-            row=1,
-            col=col,
+            row=row,
+            col=1,
         )
     fig.update_yaxes(title_text="US dollars", tickprefix="$", row=1, col=1)
-    fig.update_yaxes(title_text="Hours", row=1, col=2)
-    fig.update_xaxes(title_text="School year", type="category", tickangle=-45)
-    fig.update_layout(height=380, margin={"t": 40, "l": 10, "r": 10})
+    fig.update_yaxes(title_text="Hours", row=2, col=1)
+    fig.update_xaxes(type="category", tickangle=-45)
+    fig.update_annotations(x=0, xanchor="left")  # the panel titles sit over the axis, short of the other edge
+    fig.update_layout(height=560, margin={"t": 40, "l": 10, "r": 10})
     return fig
 
 

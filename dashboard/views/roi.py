@@ -158,16 +158,19 @@ def tornado(frame: pd.DataFrame) -> go.Figure:
 
 
 def cost_per_student(frame: pd.DataFrame, highlight: str | None = None) -> go.Figure:
-    """Two panels of bars: expenses per student served and per case-managed student, the chosen year darker."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Per student served", "Per case-managed student (tier 3)"))
+    """Two panels of bars, one above the other: expenses per student served and per case-managed student (dollars),
+    the chosen year darker. Stacked, not side by side, so their titles and dollar axes keep apart on a phone."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14,
+                        subplot_titles=("Per student served", "Per case-managed student (tier 3)"))  # fmt: skip
     colours = ["#0072B2" if year == highlight else MUTED for year in frame["school_year"]]
-    for col, (column, who) in enumerate(
+    for row, (column, who) in enumerate(
         (("cost_per_student", "student served"), ("cost_per_case_managed", "case-managed student")), start=1
     ):
         fig.add_bar(x=frame["school_year"], y=frame[column], marker_color=colours, showlegend=False,
-                    hovertemplate="%{x}: $%{y:,.2f} per " + who + "<extra></extra>", row=1, col=col)  # fmt: skip
+                    hovertemplate="%{x}: $%{y:,.2f} per " + who + "<extra></extra>", row=row, col=1)  # fmt: skip
     fig.update_yaxes(tickprefix="$", tickformat=",.0f", rangemode="tozero")
-    fig.update_layout(margin={"t": 30, "l": 10, "r": 10})
+    fig.update_annotations(x=0, xanchor="left")  # the panel titles sit over the axis, short of the other edge
+    fig.update_layout(height=560, margin={"t": 30, "l": 10, "r": 10})
     return fig
 
 
@@ -187,7 +190,8 @@ def funding_mix_chart(frame: pd.DataFrame) -> go.Figure:
             customdata=part["share"],
             hovertemplate="%{x}: $%{y:,.0f} (%{customdata:.0%})<extra>" + name + "</extra>",
         )
-    fig.update_layout(barmode="stack", xaxis_title="School year", yaxis={"title": "Revenue", "tickprefix": "$"},
+    # No "School year" under the axis: the years say it, and on a phone the title ran into the legend.
+    fig.update_layout(barmode="stack", yaxis={"title": "Revenue", "tickprefix": "$"},
                       legend={"orientation": "h", "y": -0.25, "traceorder": "normal"}, margin=LAYOUT["margin"])  # fmt: skip
     return fig
 

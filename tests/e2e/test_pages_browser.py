@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard import access
-from dashboard.data import users
+from dashboard import access, formatting
+from dashboard.data import contract, geo, users
 from dashboard.tools import demo
+from tests.coding import drawn_rate
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
 from tests.e2e.test_drilldown_browser import TILE_XY, _hover_then_click
 from tests.e2e.test_map_browser import MAP_FRAME
@@ -46,6 +47,7 @@ TITLES = {
     "roi": "Return on investment",
     "data": "Data",
     "admin": "Accounts and audit",
+    "glossary": "Glossary",
 }
 
 
@@ -198,9 +200,54 @@ def _walk_on_a_phone(browser, signed_in, base_url: str, role: str) -> None:
             )  # it slides out over a few hundred milliseconds
             assert _sidebar_closed(page), f"the sidebar stays open over {spec.title} after choosing it"
             assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+            _wait_drawn(page)
+            assert not (clashes := page.evaluate(CLASHING_TITLES)), f"titles run into each other on {name}: {clashes}"
+            if name == "map":
+                _check_the_whole_map_shows(page)
+            if name == "schools" and role == "affiliate_lead":
+                header = page.locator('[data-testid="stDataFrame"] [role="columnheader"]')
+                expect(header.first).to_be_attached(timeout=TIMEOUT)  # the grid draws once it is in view
+                headers = header.all_inner_texts()
+                assert headers[:2] == ["School", "Rate"], f"a phone shows the lead's table as {headers}"
             _artifacts(page, f"{role}-{name}-phone")
     finally:
         phone.close()
+
+
+# Every chart title and panel title (plotly draws both as text boxes) that runs into another or past the chart's
+# edge, as "chart n: text".
+CLASHING_TITLES = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].flatMap((chart, n) => {
+    const edge = chart.getBoundingClientRect();
+    const titles = [...chart.querySelectorAll('.annotation-text, .gtitle')]
+        .map(e => [e.textContent, e.getBoundingClientRect()]).filter(([, r]) => r.width > 0);
+    const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+    return titles.flatMap(([text, r], i) => [
+        ...(r.left < edge.left - 1 || r.right > edge.right + 1 ? [`chart ${n}: '${text}' past the edge`] : []),
+        ...titles.slice(i + 1).filter(([, o]) => hit(r, o)).map(([other]) => `chart ${n}: '${text}' over '${other}'`),
+    ]);
+})"""
+# Cities from corner to corner of the map: on a phone its legend covered Florida and the Gulf, its layer list the
+# Northwest.
+CITIES = {"Seattle": (47.61, -122.33), "Portland": (45.52, -122.68), "San Diego": (32.72, -117.16),
+          "Houston": (29.76, -95.37), "New Orleans": (29.95, -90.07), "Atlanta": (33.75, -84.39),
+          "Tampa": (27.95, -82.46), "Orlando": (28.54, -81.38), "Miami": (25.76, -80.19), "Boston": (42.36, -71.06)}  # fmt: skip
+COVERED = """(cities) => {
+    const map = window.map, frame = map.getContainer().getBoundingClientRect();
+    const covers = [...document.querySelectorAll('.map-legend, .leaflet-control-layers')].map(e => e.getBoundingClientRect());
+    return Object.entries(cities).filter(([, at]) => {
+        const p = map.latLngToContainerPoint(at), x = frame.left + p.x, y = frame.top + p.y;
+        return covers.some(r => x >= r.left && x <= r.right && y >= r.top && y <= r.bottom);
+    }).map(([name]) => name);
+}"""
+
+
+def _check_the_whole_map_shows(page: Page) -> None:
+    """On a phone the map's legend and layer list start folded, leaving every corner's cities in view."""
+    expect(page.frame_locator(MAP_FRAME).locator(".map-cluster").first).to_be_visible(timeout=TIMEOUT)
+    leaflet = next(f for f in page.frames if "st_folium" in f.url)
+    covered = leaflet.evaluate(COVERED, {name: list(at) for name, at in CITIES.items()})
+    assert not covered, f"the map's legend or layer list covers {covered} on a phone"
+    assert not leaflet.evaluate("() => document.querySelector('.map-legend').open"), "the legend starts open"
 
 
 @pytest.mark.parametrize("role", list(ROLES))
@@ -230,6 +277,8 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
             )
             _wait_drawn(page)
             assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+            if role == "affiliate_lead" and name == "outcomes":
+                _check_the_lead_s_outcomes(page, network)
             _artifacts(page, step)
             violations = _serious_axe_violations(page)
             assert not violations, violations
@@ -288,6 +337,45 @@ def test_each_role_sees_its_pages_whole_and_is_refused_the_rest(
         raise
     finally:
         context.close()
+
+
+# Each drawn trace of a chart: its name, kind of bar (plotly keeps `meta`), categories and heights.
+DRAWN_TRACES = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')].map(gd =>
+    gd.data.map(t => ({name: t.name, meta: t.meta ?? null, x: [...(t.x ?? [])], y: [...(t.y ?? [])]})))"""
+
+
+def _check_the_lead_s_outcomes(page: Page, network: demo.Network) -> None:
+    """The lead's Outcomes names its own figures as its own, and its state and the nation as benchmarks with their
+    true values: each benchmark bar's height against pandas over the raw tables (the state over every school of it)."""
+    affiliate = users.DEMO_LEAD_AFFILIATE
+    home = network.affiliates.set_index("affiliate_id").loc[affiliate]
+    state_name = geo.state_name(home["state"])
+    own = home["name"].removeprefix("Communities In Schools of ")  # the bar's short name
+    charts = page.evaluate(DRAWN_TRACES)
+    bars = next(c for c in charts if any(t["meta"] == "benchmark" for t in c))
+    ticks = page.locator('[data-testid="stPlotlyChart"]').first.locator(".xtick text").all_text_contents()
+    assert {f"{own}, all schools", state_name, "Nation"} <= set(ticks), ticks
+    assert home["state"] not in ticks, "the state is named by its code, as if it were the lead's own bar"
+    year = max(network.outcomes["school_year"])
+    o = network.outcomes.merge(network.schools[["school_id", "affiliate_id", "state"]], on="school_id")
+    o = o[(o["school_year"] == year) & (o["metric"] == contract.METRICS[0])]
+    expected = {f"{own}, all schools": o[o["affiliate_id"] == affiliate], state_name: o[o["state"] == home["state"]],
+                "Nation": o}  # fmt: skip
+    compared = 0
+    for trace in (t for t in bars if t["meta"] == "benchmark"):
+        tier = 2 if trace["name"].startswith("Tier 2") else 3
+        for label, height in zip(trace["x"], trace["y"], strict=True):
+            part = expected[label][expected[label]["tier"] == tier]
+            if height is None:  # suppressed: drawn as a mark, no bar
+                continue
+            assert height == pytest.approx(drawn_rate(part["met"].sum(), part["eligible"].sum())), (label, tier)
+            compared += 1
+    assert compared >= 4
+    own_schools = set(network.schools.loc[network.schools["affiliate_id"] == affiliate, "name"])
+    places = {x for t in bars if t["meta"] == "place" for x in t["x"]}
+    assert places and places <= {formatting.plotly_text(n) for n in own_schools}
+    trend = page.get_by_text(re.compile(rf"^{formatting.LABELS[contract.METRICS[0]]} for ")).first
+    expect(trend).to_contain_text(f"for {home['name']},")
 
 
 @pytest.fixture(scope="module")
