@@ -20,14 +20,19 @@ def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, querie
     if scope.affiliates is not None:
         names = [formatting.markdown_text(n) for n in data.affiliate_choices(engine, scope)["name"]]
         st.caption(access.scope_sentence(names))
-    if as_of := data.data_as_of(engine):
-        load_id, when = as_of
-        st.caption(f"Data as of {formatting.moment(when)} (load {load_id}, the newest in place).")
+    as_of_line(engine)
     years = data.school_years(engine)
     if not years:
         st.info("No school years are loaded yet. An admin can load the network's outcome tables on the Data page.")
         st.stop()
     return engine, scope, years, filters.school_year(years)
+
+
+def as_of_line(engine: sa.Engine) -> None:
+    """'Data as of <when> (load n, the newest in place).' under a page's title, when any load is in place."""
+    if as_of := data.data_as_of(engine):
+        load_id, when = as_of
+        st.caption(f"Data as of {formatting.moment(when)} (load {load_id}, the newest in place).")
 
 
 def previous_school_year(years: list[str], year: str) -> str | None:

@@ -28,6 +28,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/roi.py", "Return on investment", ":material/payments:", "roi", ALL_ROLES),
     PageSpec("app_pages/data.py", "Data", ":material/upload_file:", "data", frozenset({"admin", "affiliate_lead"})),
     PageSpec("app_pages/admin.py", "Accounts and audit", ":material/manage_accounts:", "admin", frozenset({"admin"})),
+    PageSpec("app_pages/glossary.py", "Glossary", ":material/menu_book:", "glossary", ALL_ROLES),
 )
 
 

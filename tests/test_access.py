@@ -10,7 +10,7 @@ from dashboard import access
 from dashboard.data import users
 
 ROOT = Path(__file__).resolve().parents[1]
-VIEWER_PAGES = {"overview", "outcomes", "map", "profile", "partners", "roi"}
+VIEWER_PAGES = {"overview", "outcomes", "map", "profile", "partners", "roi", "glossary"}
 EXPECTED = {
     "admin": VIEWER_PAGES | {"schools", "data", "admin"},
     "board": VIEWER_PAGES | {"schools"},
