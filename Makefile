@@ -28,7 +28,7 @@ serve: $(BIN)/.installed  ## production: WORKERS app replicas behind nginx on PO
 test: $(BIN)/.test-installed  ## lint, then every test (browser and PostgreSQL tests skip with a reason where absent)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 format: $(BIN)/.test-installed
 	$(BIN)/ruff format .

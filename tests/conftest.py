@@ -16,6 +16,21 @@ TEST_SCALE = 0.2
 POSTGRES_URL = os.environ.get("DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# The longest files first. `make test` hands whole files to two workers in this order (--dist loadfile
+# --no-loadscope-reorder); xdist's own order puts files with fewest tests last, which left the browser walks running
+# alone at the end while the other worker idled. The Chromium role walks build the shared demo database on one
+# worker while the benchmark's own build runs on the other.
+RUN_FIRST = ("tests/e2e/test_pages_browser.py", "tests/dashboard/tools/test_bench.py", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i for i, start in enumerate(RUN_FIRST) if path.startswith(start)), len(RUN_FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order, the rest their collection order
+
+
 def required(kind: str) -> bool:
     """Whether CI asked for this kind of test to run for real (a missing service then fails, not skips)."""
     return os.environ.get(f"DASHBOARD_REQUIRE_{kind.upper()}") == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -27,9 +28,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty data folder: the first app started on it builds the demo database there."""
-    return tmp_path_factory.mktemp("e2e_data")
+def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A data folder holding the demo database at its default size, as `make run` prepares it (`python -m dashboard
+    db prepare`). It is built once per run and each test worker gets its own copy, which its app may write to."""
+    folder = tmp_path_factory.mktemp("e2e_data")
+    base = tmp_path_factory.getbasetemp()
+    built = (base if worker_id == "master" else base.parent) / "e2e_demo"
+    built.mkdir(exist_ok=True)
+    with (built / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here while the first builds
+        if not (built / "dashboard.sqlite3").exists():
+            env = {**os.environ, "DASHBOARD_DATA_DIR": str(built / "building")}
+            env.pop("DASHBOARD_DATABASE_URL", None)
+            done = subprocess.run([sys.executable, "-m", "dashboard", "db", "prepare"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=600)  # fmt: skip
+            if done.returncode:
+                pytest.fail(f"the demo database was not built: {done.stderr[-2000:]}")
+            (built / "building" / "dashboard.sqlite3").rename(built / "dashboard.sqlite3")
+    shutil.copyfile(built / "dashboard.sqlite3", folder / "dashboard.sqlite3")
+    return folder
 
 
 def start_app(
@@ -66,7 +83,7 @@ def start_app(
 
 @pytest.fixture(scope="session")
 def server(e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Base URL of the app, started on an empty data folder so it builds the demo database itself."""
+    """Base URL of the app, started on the prepared demo database."""
     proc, url = start_app(e2e_data_dir, tmp_path_factory.mktemp("e2e_log"))
     yield url
     proc.terminate()
@@ -135,6 +152,6 @@ def submit_sign_in(page, username: str, password: str, attempts: int = 3) -> Non
 
 def sign_in(page, username: str = "admin", password: str = "demo-admin-pass") -> None:
     """Sign in with a demo account (the demo database creates them on first start)."""
-    wait_ready(page, 300_000)  # the first page a fresh server serves waits for it to build the demo database
+    wait_ready(page, 300_000)  # a fresh server's first page opens its engine (upgrade, caches) on a busy machine
     page.get_by_role("textbox", name="Username").wait_for(timeout=120_000)
     submit_sign_in(page, username, password)

@@ -1,4 +1,4 @@
-"""The Overview in headless Chromium: first start builds the demo database, KPIs appear, no exception."""
+"""The Overview in headless Chromium on the prepared demo database: KPIs appear, no exception."""
 
 from __future__ import annotations
 
