@@ -52,9 +52,7 @@ def places(engine: sa.Engine, scope: queries.Scope, year: str | None = None) -> 
         known = known[known["state"].isin(picked_states)]
     names = dict(zip(known["affiliate_id"], known["name"], strict=True))
     if year is not None:
-        reporting = data.affiliates_with_schools(engine, year)
-        names = {a: n if a in reporting else f"{n} · no schools in {year}" for a, n in names.items()}
-        names = dict(sorted(names.items(), key=lambda item: item[0] not in reporting))  # stable: state, name within
+        names = formatting.without_schools_last(names, data.affiliates_with_schools(engine, year), year)
     return picked_states, _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
 
 

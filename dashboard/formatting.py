@@ -126,3 +126,10 @@ def markdown_text(text: object) -> str:
 def plotly_text(text: str) -> str:
     """A name from the data for a plotly label: its own tags (<a>, <b>, <br>...) shown as text, not applied."""
     return str(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def without_schools_last(labels: dict[str, str], reporting: frozenset[str], year: str) -> dict[str, str]:
+    """An affiliate picker's id -> label, in its order, with the affiliates not in `reporting` (those holding no
+    school in `year`) moved last and marked '· no schools in <year>'."""
+    marked = {i: label if i in reporting else f"{label} · no schools in {year}" for i, label in labels.items()}
+    return dict(sorted(marked.items(), key=lambda item: item[0] not in reporting))  # stable: the order within each

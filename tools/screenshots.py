@@ -23,14 +23,18 @@ READY = """() => {const a = document.querySelector('[data-testid=stApp]');
 VIEWS = {"schools": "schools?metric=graduated", "profile": "profile?affiliate=NC-CHARLOTTE"}
 LEAD_PAGES = {"schools"}
 MAX_HEIGHT = 7000  # px: longer pages are cut there
+# Chrome on an Android phone: Streamlit's front end decides "mobile" from the user agent, not the width.
+PHONE_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Mobile Safari/537.36"
+)
 SIZES = {
     "desktop": {"viewport": {"width": 1440, "height": 900}},
     "phone": {
         "viewport": {"width": 390, "height": 844},
         "is_mobile": True,
         "has_touch": True,
-        "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/156.0.0.0 Mobile Safari/537.36",
+        "user_agent": PHONE_AGENT,
     },
 }
 

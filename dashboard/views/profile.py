@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from dashboard import privacy
 from dashboard.data import contract, geo, queries
-from dashboard.formatting import LABELS, compact, markdown_text, plotly_text
+from dashboard.formatting import LABELS, compact, markdown_text, plotly_text, without_schools_last
 from dashboard.views.charts import TIER_COLOURS, TIER_NAMES, rate_axis
 
 KPI_LABELS = {
@@ -110,10 +110,8 @@ def picker_labels(places: pd.DataFrame, reporting: frozenset[str] | None = None,
     """affiliate_id -> 'Name (ST)' in alphabetical order of the label; with `reporting` (the affiliates holding a
     school in `year`), the others follow, each marked 'no schools in <year>'."""
     labels = {i: f"{n} ({s})" for i, n, s in zip(places["affiliate_id"], places["name"], places["state"], strict=True)}
-    if reporting is not None:
-        labels = {i: label if i in reporting else f"{label} · no schools in {year}" for i, label in labels.items()}
-    silent = reporting is not None
-    return dict(sorted(labels.items(), key=lambda item: (silent and item[0] not in reporting, item[1].lower())))
+    labels = dict(sorted(labels.items(), key=lambda item: item[1].lower()))
+    return labels if reporting is None else without_schools_last(labels, reporting, year)
 
 
 def headline(affiliate: dict[str, str]) -> str:

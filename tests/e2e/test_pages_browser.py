@@ -27,13 +27,11 @@ from tests.coding import drawn_rate
 from tests.e2e.conftest import ARTIFACTS, submit_sign_in, wait_ready
 from tests.e2e.test_drilldown_browser import TILE_XY, _hover_then_click
 from tests.e2e.test_map_browser import MAP_FRAME
+from tools.screenshots import PHONE_AGENT
 
 TIMEOUT = 90_000
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# Chrome on an Android phone: Streamlit's front end decides "mobile" from the user agent, not the width.
-PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-               "Chrome/156.0.0.0 Mobile Safari/537.36")  # fmt: skip
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 from npm (MPL-2.0), kept for closed networks
 ROLES = {a.role: a for a in users.DEMO_ACCOUNTS}
 # Headings each page puts first: seeing it proves the page itself ran, not only the app around it.

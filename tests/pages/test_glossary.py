@@ -15,7 +15,7 @@ def app(open_page) -> AppTest:
 
 def _terms(at: AppTest) -> list[str]:
     """The terms as the page prints them: the bold text opening each entry."""
-    return [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**")]
+    return list(_entries(at))
 
 
 def _entries(at: AppTest) -> dict[str, str]:
