@@ -9,16 +9,18 @@ from dashboard.briefs import content, pdf, slides
 from dashboard.data import queries, users
 
 
-def download(engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str) -> None:
-    """A download of the brief of the view's place for `year`, or a line saying how to get one."""
-    place = content.place_for(filters, scope)
+def download(engine: sa.Engine, filters: queries.Filters, scope: queries.Scope, year: str,
+             place: content.Place | None = None) -> None:  # fmt: skip
+    """A download of the brief of `place` (by default the view's place) for `year`, or a line saying how to get
+    one."""
+    place = place or content.place_for(filters, scope)
     if place is None:
         st.caption("A brief is of one place: pick one state or one affiliate (or none, for the nation) to get one.")
         return
-    name = place.affiliate or place.state or "nation"
+    name = place.school or place.affiliate or place.state or "nation"
     username = getattr(st.session_state.get("user"), "username", None)
     narrowed = filters.levels or filters.locales or filters.title_i is not None or filters.tiers
-    note = "One page: headline counts, outcomes beside state and nation, students by tier" + (
+    note = "One page: headline counts, outcomes beside state and nation, the trend, students by tier" + (
         ". It covers every school of the place: the level, locale, Title I and tier filters do not apply to it."
         if narrowed else "."
     )  # fmt: skip

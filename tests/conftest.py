@@ -97,3 +97,17 @@ def postgres_engine(small_csv: Path):
 def engine(request: pytest.FixtureRequest) -> sa.Engine:
     """Each test that takes `engine` runs on SQLite and on PostgreSQL."""
     return request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "postgres_engine")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium kaleido draws chart images in; without one, skip (or fail, when CI asked for browser tests)."""
+    from dashboard import chart_images
+
+    path = chart_images.browser_path()
+    if path is None:
+        message = "no Chromium for chart images (Debian: apt-get install chromium, or set BROWSER_PATH)"
+        if required("browser"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

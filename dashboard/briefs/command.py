@@ -13,7 +13,7 @@ def cmd_brief(args) -> int:
 
     engine = db.create_engine(args.database_url)
     db.check_connection(engine)
-    place = content.Place(state=args.state, affiliate=args.affiliate)
+    place = content.Place(state=args.state, affiliate=args.affiliate, school=args.school)
     try:
         brief = content.build(engine, place, args.year)
     except content.BriefError as exc:
@@ -60,14 +60,15 @@ def cmd_briefs(args) -> int:
 
 
 def register_cli(subparsers) -> None:
-    """`brief (--nation | --state S | --affiliate A) --year Y [--format pdf|pptx] --out FILE`."""
+    """`brief (--nation | --state S | --affiliate A | --school ID) --year Y [--format pdf|pptx] --out FILE`."""
     p = subparsers.add_parser(
-        "brief", help="a one-page brief (PDF or PowerPoint) of the nation, a state or an affiliate"
+        "brief", help="a one-page brief (PDF or PowerPoint) of the nation, a state, an affiliate or a school"
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--nation", action="store_true", help="the whole network")
     where.add_argument("--state", help="a state code, e.g. NC")
     where.add_argument("--affiliate", help="an affiliate id, e.g. NC-CHARLOTTE")
+    where.add_argument("--school", help="a school id (NCES), e.g. 370020000034")
     p.add_argument("--year", required=True, help="school year, e.g. 2023-24")
     p.add_argument("--format", choices=["pdf", "pptx"], default="pdf", help="pdf, or pptx with editable charts")
     p.add_argument("--out", required=True, help="the file to write")

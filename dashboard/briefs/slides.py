@@ -38,6 +38,27 @@ def _readable(chart, number_format: str) -> None:
     labels.font.size = Pt(10)
 
 
+def _trend_chart(slide, brief: Brief) -> None:
+    """The place's headline rates per school year as a native line chart; a year not published exactly is a gap."""
+    trend = CategoryChartData(number_format="0%")
+    trend.categories = brief.trend_years
+    for row in brief.trend:
+        trend.add_series(row["metric"], row["shares"])
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, Inches(8.8), Inches(2.6), Inches(4.0), Inches(3.9),
+                                   trend).chart  # fmt: skip
+    chart.has_title = True
+    chart.chart_title.text_frame.text = f"Headline rates, {brief.trend_years[0]} to {brief.trend_years[-1]}"
+    chart.has_legend = True
+    chart.legend.position, chart.legend.include_in_layout = XL_LEGEND_POSITION.BOTTOM, False
+    shown = [s for row in brief.trend for s in row["shares"] if s is not None]
+    chart.value_axis.minimum_scale = max(0.0, (int(min(shown) * 20) / 20)) if shown else 0.0
+    chart.value_axis.maximum_scale = 1.0
+    chart.value_axis.tick_labels.number_format, chart.value_axis.tick_labels.number_format_is_linked = "0%", False
+    chart.font.size = Pt(10)
+    chart.chart_title.text_frame.paragraphs[0].font.size = Pt(13)
+    chart.chart_title.text_frame.paragraphs[0].font.bold = True
+
+
 def render(brief: Brief) -> bytes:
     """The brief as .pptx bytes: one 16:9 slide, title, headline figures, outcome and tier charts, notes."""
     deck = Presentation()
@@ -57,7 +78,7 @@ def render(brief: Brief) -> bytes:
     rates.categories = [r["metric"] for r in together]
     for k, column in enumerate(brief.outcome_columns):
         rates.add_series(column, [r["shares"][k] for r in together])
-    chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, Inches(0.5), Inches(2.6), Inches(6.4), Inches(3.9),
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, Inches(0.5), Inches(2.6), Inches(4.5), Inches(3.9),
                                    rates).chart  # fmt: skip
     chart.has_title = True
     chart.chart_title.text_frame.text = f"Outcomes, tiers 2 and 3, {brief.year}"
@@ -71,11 +92,12 @@ def render(brief: Brief) -> bytes:
     tiers = CategoryChartData(number_format="#,##0")
     tiers.categories = [r["tier"] for r in brief.students]
     tiers.add_series("Students served", [r["number"] for r in brief.students])
-    chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(7.2), Inches(2.6), Inches(5.6),
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(5.2), Inches(2.6), Inches(3.4),
                                    Inches(3.9), tiers).chart  # fmt: skip
     chart.has_title, chart.has_legend = True, False
     chart.chart_title.text_frame.text = f"Students served by tier, {brief.year}"
     _readable(chart, "#,##0")
+    _trend_chart(slide, brief)
     shown = "; ".join(f"{r['tier']}: {r['students']}" for r in brief.students)
     withheld = [f"{r['metric']} ({column}): {r['values'][k]}" for r in together
                 for k, column in enumerate(brief.outcome_columns) if r["shares"][k] is None]  # fmt: skip

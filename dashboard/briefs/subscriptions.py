@@ -26,6 +26,8 @@ FORMATS = {"pdf": (pdf, "application", "pdf"),
            "pptx": (slides, "application", "vnd.openxmlformats-officedocument.presentationml.presentation")}  # fmt: skip
 SENT = "brief_sent"
 SEND_FAILED = "brief_send_failed"
+SUBSCRIBED = "brief_subscribed"
+UNSUBSCRIBED = "brief_unsubscribed"
 
 
 def place_key(place: content.Place) -> str:

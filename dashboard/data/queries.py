@@ -650,6 +650,17 @@ def affiliate_details(engine: sa.Engine, affiliate_id: str, scope: Scope = EVERY
     return read_frame(engine, sa.select(a.affiliate_id, a.name, a.kind, a.state, a.city).where(*cond))
 
 
+def school_details(engine: sa.Engine, school_id: str, scope: Scope = EVERYTHING) -> pd.DataFrame:
+    """One row (school_id, name, state, affiliate_id, affiliate_name) for a school in scope; no rows otherwise."""
+    s, a = schools.c, affiliates.c
+    stmt = (
+        sa.select(s.school_id, s.name, s.state, s.affiliate_id, a.name.label("affiliate_name"))
+        .select_from(schools.join(affiliates, a.affiliate_id == s.affiliate_id))
+        .where(s.school_id == school_id, *school_conditions(Filters(), scope))
+    )
+    return read_frame(engine, stmt)
+
+
 def affiliate_school_list(engine: sa.Engine, affiliate_id: str, school_year: str, scope: Scope = EVERYTHING
                           ) -> pd.DataFrame:  # fmt: skip
     """Every school of one affiliate in scope with its students served in `school_year` (NULL when no row)."""

@@ -11,7 +11,7 @@ import pytest
 from pptx import Presentation
 from pypdf import PdfReader
 
-from dashboard import disclosure, formatting
+from dashboard import chart_images, disclosure, formatting
 from dashboard.briefs import content, pdf, slides
 from dashboard.data import queries
 
@@ -26,9 +26,12 @@ def text_of(data: bytes) -> str:
     return " ".join(reader.pages[0].extract_text().split())
 
 
-def _place_rows(raw: dict[str, pd.DataFrame], table: str, place: content.Place, year: str) -> pd.DataFrame:
+def _place_rows(raw: dict[str, pd.DataFrame], table: str, place: content.Place, year: str | None) -> pd.DataFrame:
     rows = raw[table].merge(raw["schools"][["school_id", "state", "affiliate_id"]], on="school_id")
-    rows = rows[rows["school_year"] == year]
+    if year is not None:
+        rows = rows[rows["school_year"] == year]
+    if place.school:
+        rows = rows[rows["school_id"] == place.school]
     if place.state:
         rows = rows[rows["state"] == place.state]
     if place.affiliate:
@@ -95,7 +98,7 @@ def test_a_lead_s_brief_is_of_its_own_affiliate_only(sqlite_engine) -> None:
     assert content.place_for(queries.Filters(), lead) == content.Place(affiliate="NC-CHARLOTTE")
     with pytest.raises(content.BriefError, match="in your view"):
         content.build(sqlite_engine, content.Place(affiliate="GA-MACON"), YEAR, lead)
-    with pytest.raises(content.BriefError, match="--affiliate"):
+    with pytest.raises(content.BriefError, match="one of its affiliates or schools"):
         content.build(sqlite_engine, content.Place(state="NC"), YEAR, lead)
 
 
@@ -180,3 +183,91 @@ def test_the_return_is_not_given_where_the_graduates_are_withheld(sqlite_engine,
     assert "Our model's benefit per $1 not given: this place's graduation figure is withheld" in text
     nation = text_of(pdf.render(content.build(sqlite_engine, content.Place(), year)))
     assert "Our model's benefit per $1 $" in nation
+
+
+def _published(label: str) -> bool:
+    """Whether a rate as printed is a published figure (87%) rather than withheld or a range."""
+    return label.endswith("%") and not label.startswith(("<", ">"))
+
+
+def test_the_trend_holds_the_place_s_published_rates_in_pdf_and_slide(sqlite_engine, raw) -> None:
+    """NC's headline rates per school year: each point drawn (the PDF's chart figure, the slide's line chart) is
+    pandas' met / eligible over NC's rows; a year withheld or shown as a range is a gap in both, never a value."""
+    place = content.Place(state="NC")
+    brief = content.build(sqlite_engine, place, YEAR)
+    outcomes = _place_rows(raw, "outcomes", place, None)
+    figure = {trace.name: list(trace.y) for trace in pdf.trend_figure(brief).data}
+    line = _charts(slides.render(brief))[f"Headline rates, {brief.trend_years[0]} to {brief.trend_years[-1]}"]
+    up_to = sorted(y for y in outcomes["school_year"].unique() if y <= YEAR)
+    assert line["categories"] == brief.trend_years == up_to[-len(brief.trend_years) :]
+    drawn = 0
+    for row in brief.trend:
+        label = row["metric"]
+        for k, year in enumerate(brief.trend_years):
+            part = outcomes[(outcomes["metric"] == row["key"]) & (outcomes["school_year"] == year)]
+            shown = row["values"][k]
+            if _published(shown):
+                truth = part["met"].sum() / part["eligible"].sum()
+                assert shown == formatting.percent(truth)
+                assert figure[label][k] == pytest.approx(truth, abs=1e-12)
+                assert line[label][k] == pytest.approx(truth, abs=1e-12)
+                drawn += 1
+            else:
+                assert figure[label][k] is None and line[label][k] is None, (label, year, shown)
+    assert drawn >= len(brief.trend_years)  # NC publishes most of its years: the check above ran
+    page = PdfReader(io.BytesIO(pdf.render(brief))).pages[0]
+    assert len(page.images) == 1  # the chart, drawn by kaleido
+
+
+def test_without_a_browser_the_pdf_prints_the_trend_as_a_table(sqlite_engine, monkeypatch) -> None:
+    brief = content.build(sqlite_engine, content.Place(state="NC"), YEAR)
+
+    def no_browser(*args, **kwargs):
+        raise chart_images.ChartImageError("chart images need Chromium")
+
+    monkeypatch.setattr(chart_images, "image", no_browser)
+    data = pdf.render(brief)
+    assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 0
+    text = text_of(data)
+    for row in brief.trend:
+        assert f"{row['metric']} {' '.join(row['values'])}" in text
+
+
+def test_a_lead_s_brief_of_one_of_its_schools(sqlite_engine, raw) -> None:
+    """A Charlotte high school, for Charlotte's lead: its own counts and rates as pandas computes them from its
+    rows, beside Charlotte, North Carolina and the nation; costs left to the affiliate's brief. Another
+    affiliate's school is refused."""
+    lead = queries.Scope(frozenset({"NC-CHARLOTTE"}))
+    years = raw["school_years"].merge(raw["schools"], on="school_id")
+    mine = years[(years["affiliate_id"] == "NC-CHARLOTTE") & (years["level"] == "high")]
+    both = mine[mine["school_year"].isin([YEAR, "2022-23"])].groupby("school_id").size()
+    school = str(both[both == 2].index[0])
+    place = content.Place(school=school)
+    brief = content.build(sqlite_engine, place, YEAR, lead)
+    text = text_of(pdf.render(brief))
+    name = raw["schools"].set_index("school_id").loc[school, "name"]
+    affiliate = raw["affiliates"].set_index("affiliate_id").loc["NC-CHARLOTTE", "name"]
+    assert f"{name}, school year {YEAR}" in text
+    assert brief.outcome_columns == [name, affiliate, "North Carolina", "Nation"]
+    counts, before = _place_rows(raw, "school_years", place, YEAR), _place_rows(raw, "school_years", place, "2022-23")
+    served = int(counts["students_served"].sum())
+    change = served - int(before["students_served"].sum())
+    assert f"{formatting.compact(served)} Students served {formatting.compact(change)} from 2022-23" in text
+    assert "Schools and sites" not in text  # one school: a count of 1 says nothing
+    for tier, column in ((1, "tier1_students"), (2, "tier2_students"), (3, "tier3_students")):
+        value = int(counts[column].sum())
+        assert any(f"{content.TIERS[tier]} {v}" in text for v in (f"{value:,}", "hidden", "<10"))
+        if value < 10:
+            assert f"{content.TIERS[tier]} {value:,}" not in text
+    outcomes = _place_rows(raw, "outcomes", place, YEAR)
+    for row in (r for r in brief.outcomes if r["tier"] == "Tiers 2 and 3"):
+        metric = next(m for m in content.RATES if formatting.LABELS[m] == row["metric"])
+        part = outcomes[outcomes["metric"] == metric]
+        if _published(row["values"][0]):
+            assert row["values"][0] == formatting.percent(part["met"].sum() / part["eligible"].sum())
+        else:
+            assert row["shares"][0] is None
+    assert f"Costs and return kept by {affiliate} for all its schools" in text
+    elsewhere = raw["schools"][raw["schools"]["affiliate_id"] != "NC-CHARLOTTE"]["school_id"].iloc[0]
+    with pytest.raises(content.BriefError, match="in your view"):
+        content.build(sqlite_engine, content.Place(school=str(elsewhere)), YEAR, lead)
