@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import auth, data
+from components import auth, data, filters
 from dashboard import access, config
 
 st.set_page_config(page_title="Impact dashboard", page_icon=":school:", layout="wide")
@@ -44,6 +44,8 @@ hidden = [
     st.Page(_not_available, title=p.title, url_path=p.url_path, visibility="hidden") for p in access.refused(user.role)
 ]
 try:
-    st.navigation(visible + hidden).run()
+    current = st.navigation(visible + hidden)
+    filters.begin_view(current.title)
+    current.run()
 except auth.DATABASE_DOWN:  # it went away while this page ran
     st.error(auth.UNREACHABLE)

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import data, drill, filters, navigation, page, table
+from components import chart, data, drill, filters, navigation, page, table
 from dashboard import formatting
 from dashboard.data import queries
 from dashboard.views import charts
@@ -13,6 +13,7 @@ span = filters.trend_years(years)
 known = data.affiliate_choices(engine, scope)
 highest = outcomes_view.top(known, scope)
 path = drill.position(known, highest)
+filters.note(f"Place: {' / '.join(p for p in (path.state, path.affiliate) if p) or 'the nation'}")
 affiliates = outcomes_view.affiliate_names(known)
 drill.breadcrumb(path, affiliates, highest)
 
@@ -39,9 +40,10 @@ else:
         and st.toggle(f"Show all {count} {outcomes_view.LEVEL_NOUN[level]}s", key="outcome_show_all")
     )
     drawn = outcomes_view.drawn_places(bars, show_all)
-    event = st.plotly_chart(
-        outcomes_view.bar_figure(bars, metric, level, bench, drawn),
-        on_select="rerun", selection_mode="points", key="outcome_bars",
+    event = chart.show(
+        outcomes_view.bar_figure(bars, metric, level, bench, drawn), "outcome_bars",
+        f"{formatting.LABELS[metric]}, {year}: tier 2 and tier 3 by {outcomes_view.LEVEL_NOUN[level]}", "outcomes",
+        on_select="rerun", selection_mode="points",
     )  # fmt: skip
     points = (event or {}).get("selection", {}).get("points", [])
     if points and points[0].get("customdata"):
@@ -79,6 +81,7 @@ st.subheader("Year over year")
 here = outcomes_view.trend_name(path, affiliates, scope)
 trend_rates = data.outcome_rates(engine, path.filters(span), scope, level="national")
 trend = outcomes_view.suppressed_trend(trend_rates, metric)
-st.plotly_chart(outcomes_view.trend_figure(trend, metric), key="outcome_trend")
+chart.show(outcomes_view.trend_figure(trend, metric), "outcome_trend",
+           f"{formatting.LABELS[metric]} for {here}, {span[0]} to {span[-1]}", "outcomes")  # fmt: skip
 st.caption(f"{formatting.LABELS[metric]} for {formatting.markdown_text(here)}, {span[0]} to {span[-1]}. "
            f"{charts.RATE_AXIS_RULE}")  # fmt: skip

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import brief, data, filters, kpi, navigation, page, table
+from components import brief, chart, data, filters, kpi, navigation, page, table
 from dashboard import config, privacy
 from dashboard.views import charts
 
@@ -35,9 +35,11 @@ st.subheader(f"Students served by state, {year}")
 threshold = config.get("suppression_threshold")
 # Student counts carry their stored status: suppressed ones are blanked before a chart or a download.
 by_state = privacy.published_counts(data.kpi_by_state(engine, view.with_years(year), scope))
-picked = st.plotly_chart(
+picked = chart.show(
     charts.state_tile_map(by_state, "students_served", "Students served"),
-    key="state_map",
+    "state_map",
+    f"Students served by state, {year}",
+    "counts",
     on_select="rerun",
     selection_mode="points",
 )
@@ -47,7 +49,8 @@ table.data_expander(privacy.with_labels(by_state, threshold), f"students_by_stat
 st.subheader(f"Students served by tier, {span[0]} to {span[-1]}")
 by_tier = data.students_served_by_tier(engine, view.with_years(*span), scope)
 by_tier = privacy.published_counts(by_tier)
-st.plotly_chart(charts.students_by_tier(by_tier), key="students_by_tier")
+chart.show(charts.students_by_tier(by_tier), "students_by_tier", f"Students served by tier, {span[0]} to {span[-1]}",
+           "counts")  # fmt: skip
 table.data_expander(privacy.with_labels(by_tier, threshold), "students_served_by_tier")
 by_year = privacy.published_counts(totals.reset_index())
 table.data_expander(privacy.with_labels(by_year, threshold), "kpis_by_year", "Data: every figure by year")

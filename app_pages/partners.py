@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import data, filters, page, table
+from components import chart, data, filters, page, table
 from dashboard.views import partners as partners_view
 
 engine, scope, years, year = page.year_page(
@@ -17,7 +17,8 @@ if by_year.empty:
 st.markdown(partners_view.totals_line(by_year, year))
 
 st.subheader("In-kind value and partner volunteer hours by year")
-st.plotly_chart(partners_view.value_trend(by_year, year), key="partner_trend")
+chart.show(partners_view.value_trend(by_year, year), "partner_trend",
+           "In-kind value and partner volunteer hours by year", "partners")  # fmt: skip
 st.caption(f"Totals at the schools in view; {year} in orange.")
 table.data_expander(by_year, "partners_by_year")
 
@@ -29,19 +30,21 @@ if by_category.empty:
     st.stop()
 
 st.subheader(f"Partners by category, {year}")
-st.plotly_chart(partners_view.category_bars(by_category), key="partner_categories")
+chart.show(partners_view.category_bars(by_category), "partner_categories", f"Partners by category, {year}", "partners")
 table.data_expander(partners_view.category_table(by_category), f"partners_by_category_{year}")
 
 st.subheader(f"Schools reached per partner, {year}")
 reach = data.partner_reach(engine, this_year, scope)
 bins = partners_view.reach_bins(reach)
-st.plotly_chart(partners_view.reach_histogram(bins, partners_view.reach_median(reach)), key="partner_reach")
+chart.show(partners_view.reach_histogram(bins, partners_view.reach_median(reach)), "partner_reach",
+           f"Schools reached per partner, {year}", "partners")  # fmt: skip
 st.caption(partners_view.reach_caption(reach))
 table.data_expander(bins, f"partner_reach_{year}")
 
 st.subheader(f"Support partners give, by partner category, {year}")
 matrix = data.partner_support_matrix(engine, this_year, scope)
-st.plotly_chart(partners_view.support_heatmap(matrix), key="partner_supports")
+chart.show(partners_view.support_heatmap(matrix), "partner_supports",
+           f"Support partners give, by partner category, {year}", "partners")  # fmt: skip
 st.caption(partners_view.support_caption(matrix, year))
 table.data_expander(partners_view.support_table(matrix), f"partner_supports_{year}")
 

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import brief, data, page, table
+from components import brief, chart, data, filters, page, table
 from dashboard import formatting
 from dashboard.data import queries
 from dashboard.views import charts
@@ -19,6 +19,7 @@ if notice:
 ids = list(choices)
 affiliate = st.selectbox("Affiliate", ids, index=ids.index(chosen), format_func=choices.get, key="profile_affiliate")
 st.query_params["affiliate"] = affiliate
+filters.note(f"Affiliate: {choices[affiliate]}")
 
 trend_years = profile_view.trend_years(years, year)
 report = data.affiliate_profile(engine, affiliate, year, trend_years, scope)
@@ -60,7 +61,7 @@ with right:
     if tier_chart.empty:
         st.caption("No students served in any year.")
     else:
-        st.plotly_chart(charts.students_by_tier(tier_chart), key="profile_tiers")
+        chart.show(charts.students_by_tier(tier_chart), "profile_tiers", f"{name}: students served by tier", "counts")
         table.data_expander(tier_table, f"profile_{affiliate}_students_by_tier")
 
 left, right = st.columns(2)
@@ -73,7 +74,8 @@ with left:
     if bars.empty:
         st.caption(f"No outcome data for {year}.")
     else:
-        st.plotly_chart(profile_view.benchmark_figure(bars), key="profile_benchmarks")
+        chart.show(profile_view.benchmark_figure(bars), "profile_benchmarks",
+                   f"{name}: outcomes against {report.affiliate['state']} and the nation, {year}", "outcomes")  # fmt: skip
         st.caption(
             "Rate = students who met the outcome / eligible students; hover for n. <10 marks a suppressed rate."
             + (f" No outcome data in {year} for {formatting.markdown_text(' or '.join(missing))}." if missing else "")
@@ -85,7 +87,8 @@ with right:
     if trend.empty:
         st.caption("No outcome data in these years.")
     else:
-        st.plotly_chart(profile_view.trend_figure(trend, trend_years), key="profile_trend")
+        chart.show(profile_view.trend_figure(trend, trend_years), "profile_trend",
+                   f"{name}: headline rates, {profile_view.span(trend_years)}", "outcomes")  # fmt: skip
         st.caption("Tier 2 and 3 students. A year resting on fewer than 10 students is left out (a gap); hover for n.")
         table.data_expander(trend.drop(columns="n_label"), f"profile_{affiliate}_rate_trend")
 
@@ -96,7 +99,8 @@ with supports_col:
     if supports.empty:
         st.caption(f"No supports recorded for {year}.")
     else:
-        st.plotly_chart(profile_view.supports_figure(supports), key="profile_supports")
+        chart.show(profile_view.supports_figure(supports), "profile_supports", f"{name}: supports by category, {year}",
+                   "partners")  # fmt: skip
         table.data_expander(profile_view.supports_export(supports), f"profile_{affiliate}_supports_{year}")
 with partners_col:
     st.markdown(f"**Community partners, {year}**")
@@ -108,7 +112,8 @@ with partners_col:
         a.metric("Partners", count)
         b.metric("In-kind support", in_kind)
         st.caption(f"Top categories: {formatting.markdown_text(top)}")
-        st.plotly_chart(profile_view.partners_figure(report.partners), key="profile_partners")
+        chart.show(profile_view.partners_figure(report.partners), "profile_partners",
+                   f"{name}: community partners, {year}", "partners")  # fmt: skip
         table.data_expander(report.partners, f"profile_{affiliate}_partners_{year}")
 with money_col:
     st.markdown(f"**Finances, {year}**")
@@ -120,5 +125,5 @@ with money_col:
         a, b = st.columns(2)
         a.metric("Revenue", profile_view.money(totals["revenue"]))
         b.metric("Expense", profile_view.money(totals["expense"]))
-        st.plotly_chart(profile_view.finances_figure(finances), key="profile_finances")
+        chart.show(profile_view.finances_figure(finances), "profile_finances", f"{name}: finances, {year}", "finances")
         table.data_expander(finances, f"profile_{affiliate}_finances_{year}")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import brief, data, page, roi_panel, table
+from components import brief, chart, data, filters, page, roi_panel, table
 from dashboard import formatting, privacy, roi
 from dashboard.data import queries
 from dashboard.views import roi as roi_view
@@ -10,6 +10,7 @@ engine, scope, years, year = page.year_page(
     "What each dollar given returns to students and society: the published studies, then our own model.",
 )
 preset, assumptions = roi_panel.assumptions()
+filters.note(f"Assumptions: {preset}")
 
 st.subheader("What the studies found")
 roi_panel.published(roi.PUBLISHED_ESTIMATES)
@@ -37,7 +38,8 @@ if preset in roi.PRESET_TARGETS:
     except ValueError:
         st.info(f"No students served or no seniors in {year}, so there is nothing to compare with the study.")
     else:
-        st.plotly_chart(roi_view.bridge_chart(steps), key="roi_bridge")
+        chart.show(roi_view.bridge_chart(steps), "roi_bridge",
+                   f"From the study's ${roi.PRESET_TARGETS[preset]:,.2f} to ours, {year}", "model")  # fmt: skip
         st.markdown(formatting.markdown_text(roi_view.bridge_sentence(steps, preset)))
         table.data_expander(steps, "roi_bridge")
 
@@ -46,15 +48,16 @@ st.caption(
     "The benefit/cost ratio when each assumption is 20% lower or higher, the rest held fixed; those that do not move it are listed only in the data."
 )
 swings = roi.tornado(inputs, assumptions)
-st.plotly_chart(roi_view.tornado(swings), key="roi_tornado")
+chart.show(roi_view.tornado(swings), "roi_tornado", f"Which assumptions matter most, {year}", "model")
 table.data_expander(roi_view.tornado_table(swings), "roi_tornado")
 
 st.subheader("Cost per student by year")
 per_student = roi_view.cost_per_student_by_year(finances, totals)
-st.plotly_chart(roi_view.cost_per_student(per_student, highlight=year), key="roi_cost_per_student")
+chart.show(roi_view.cost_per_student(per_student, highlight=year), "roi_cost_per_student", "Cost per student by year",
+           "finances")  # fmt: skip
 table.data_expander(privacy.with_labels(per_student), "roi_cost_per_student")
 
 st.subheader("Where the money comes from")
 mix = roi_view.funding_mix(finances)
-st.plotly_chart(roi_view.funding_mix_chart(mix), key="roi_funding_mix")
+chart.show(roi_view.funding_mix_chart(mix), "roi_funding_mix", "Where the money comes from", "finances")
 table.data_expander(mix, "roi_funding_mix")

@@ -1,7 +1,8 @@
 import streamlit as st
 
-from components import data, filters, page, table
+from components import brief, chart, data, filters, page, table
 from dashboard import formatting
+from dashboard.briefs import content
 from dashboard.data import contract, queries
 from dashboard.views import schools as schools_view
 
@@ -19,6 +20,7 @@ metric = st.sidebar.selectbox("Outcome", contract.METRICS, index=contract.METRIC
                               format_func=formatting.LABELS.get, key="schools_metric")  # fmt: skip
 st.query_params["metric"] = metric
 label = formatting.LABELS[metric]
+filters.note(f"Outcome: {label}")
 
 directory = data.school_directory(engine, scope)
 if directory.empty:
@@ -38,6 +40,8 @@ picked = st.multiselect(f"Schools to compare (up to {schools_view.MAX_SCHOOLS})"
                         format_func=names.get, max_selections=schools_view.MAX_SCHOOLS, key="schools_pick",
                         placeholder="Type a school name or city")  # fmt: skip
 st.query_params["school"] = picked
+if len(picked) == 1:
+    brief.download(engine, queries.Filters(), scope, year, content.Place(school=picked[0]))
 
 st.subheader(f"{label}, every school year")
 if not picked:
@@ -47,9 +51,11 @@ else:
     if lines.empty:
         st.info(f"The schools you picked have no {label.lower()} data in any year.")
     else:
-        st.plotly_chart(
+        chart.show(
             schools_view.line_figure(lines, data.national_rates(engine, metric, years), metric, years),
-            key="school_lines",
+            "school_lines",
+            f"{label}, every school year",
+            "outcomes",
         )
         st.caption("Rate = students who met the outcome / eligible students, tiers 2 and 3 together; hover for n. "
                    "A gap is a suppressed year (fewer than 10 eligible students, or hidden so a total cannot "
@@ -66,7 +72,8 @@ else:
     if schools_view.without_data_this_year(bench):
         st.info(f"None of the schools you picked has {label.lower()} data in {year}. Try another outcome or year.")
     else:
-        st.plotly_chart(schools_view.benchmark_figure(bench, metric), key="school_benchmarks")
+        chart.show(schools_view.benchmark_figure(bench, metric), "school_benchmarks",
+                   f"{label}: against peers, state and nation, {year}", "outcomes")  # fmt: skip
         comparison = schools_view.benchmark_export(bench)
         st.dataframe(comparison, hide_index=True, key="school_benchmark_table")
         table.download_button(comparison, f"schools_vs_peers_{metric}_{year}")

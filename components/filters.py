@@ -10,6 +10,24 @@ from dashboard import formatting
 from dashboard.data import contract, geo, queries
 from dashboard.views.charts import TIER_NAMES
 
+VIEW_KEY = "_view_filters"
+
+
+def begin_view(page_title: str) -> None:
+    """Start this run's record of the view (the page, then each filter as it is read), for the line heading
+    every CSV the page offers."""
+    st.session_state[VIEW_KEY] = [page_title]
+
+
+def note(text: str) -> None:
+    """Add one chosen filter, in words ('State: North Carolina'), to this run's record of the view."""
+    st.session_state.setdefault(VIEW_KEY, []).append(text)
+
+
+def view_line() -> str:
+    """'Impact overview; School year 2024-25; State: North Carolina': the page and the filters chosen on it."""
+    return "; ".join(st.session_state.get(VIEW_KEY, []))
+
 
 def _shown(value: str, limit: int = 60) -> str:
     """A value from the URL as it may appear in a notice: cut short, Markdown escaped (no links, no markup)."""
@@ -25,6 +43,7 @@ def school_year(years: list[str], key: str = "year") -> str:
     index = years.index(wanted) if wanted else len(years) - 1
     chosen = st.sidebar.selectbox("School year", years, index=index, key=f"filter_{key}")
     st.query_params[key] = chosen
+    note(f"School year {chosen}")
     return chosen
 
 
@@ -37,6 +56,8 @@ def _multi(label: str, options: list[str], key: str, fmt=str) -> tuple[str, ...]
     chosen = st.sidebar.multiselect(label, options, default=[w for w in wanted if w in options], format_func=fmt,
                                     key=f"filter_{key}", placeholder="All")  # fmt: skip
     st.query_params[key] = chosen
+    if chosen:
+        note(f"{label}: {', '.join(str(fmt(c)) for c in chosen)}")
     return tuple(chosen)
 
 
@@ -53,7 +74,10 @@ def places(engine: sa.Engine, scope: queries.Scope, year: str | None = None) -> 
     names = dict(zip(known["affiliate_id"], known["name"], strict=True))
     if year is not None:
         names = formatting.without_schools_last(names, data.affiliates_with_schools(engine, year), year)
-    return picked_states, _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
+    picked_affiliates = _multi("Affiliate", list(names), "aff", lambda a: names.get(a, a))
+    if not picked_states and not picked_affiliates and scope.affiliates is None:
+        note("The whole network")
+    return picked_states, picked_affiliates
 
 
 def school_filters(engine: sa.Engine, scope: queries.Scope, year: str | None = None,
@@ -74,6 +98,8 @@ def school_filters(engine: sa.Engine, scope: queries.Scope, year: str | None = N
     title = st.sidebar.radio("Title I", list(title_options), index=list(title_options).index(wanted),
                              format_func=title_options.get, key="filter_title_i", horizontal=True)  # fmt: skip
     st.query_params["title_i"] = title
+    if title != "all":
+        note(title_options[title])
     picked_tiers: tuple[str, ...] = ()
     if tiers:
         picked_tiers = _multi("Tier", [str(t) for t in TIER_NAMES], "tier", lambda t: TIER_NAMES[int(t)])
@@ -97,6 +123,7 @@ def metric(label: str = "Outcome", key: str = "metric") -> str:
     chosen = st.sidebar.selectbox(label, contract.METRICS, index=index, format_func=formatting.LABELS.get,
                                   key=f"filter_{key}")  # fmt: skip
     st.query_params[key] = chosen
+    note(f"{label}: {formatting.LABELS[chosen]}")
     return chosen
 
 
@@ -118,4 +145,5 @@ def trend_years(years: list[str], key: str = "span") -> tuple[str, ...]:
             del st.query_params[key]
     else:
         st.query_params[key] = f"{start}..{end}"
+    note(f"Years in trends: {start} to {end}")
     return tuple(y for y in years if start <= y <= end)

@@ -15,11 +15,13 @@ def year_page(title: str, caption: str | None = None) -> tuple[sa.Engine, querie
     engine = data.engine_or_stop()
     scope = st.session_state.get("scope", queries.EVERYTHING)
     st.title(title)
+    filters.begin_view(title)
     if caption:
         st.caption(caption)
     if scope.affiliates is not None:
-        names = [formatting.markdown_text(n) for n in data.affiliate_choices(engine, scope)["name"]]
-        st.caption(access.scope_sentence(names))
+        plain = list(data.affiliate_choices(engine, scope)["name"])
+        st.caption(access.scope_sentence([formatting.markdown_text(n) for n in plain]))
+        filters.note(f"Your affiliate{'s' if len(plain) > 1 else ''}: {', '.join(plain)}")
     as_of_line(engine)
     years = data.school_years(engine)
     if not years:

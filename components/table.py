@@ -7,12 +7,14 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from components import filters
+from dashboard import export
 from dashboard.data import users
-from dashboard.export import to_csv
 
 
 def download_button(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, label: str = "Download CSV") -> None:
-    """A CSV download of the frame (formula-safe), audited as it is made.
+    """A CSV download of the frame for people (`export.for_people`: display headers, numbers rounded with their
+    unit), headed by one line naming the page and its filters, formula-safe, and audited as it is made.
 
     The CSV, and the frame when given as a function, are made only when the button is clicked, not on every rerun.
     The click does not rerun the page: a rerun registers the button anew and can drop the file the click asked for
@@ -22,9 +24,10 @@ def download_button(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str,
     engine = st.session_state.get("_auth_engine")
     username = getattr(st.session_state.get("user"), "username", None)
     file_name = f"{name}.csv"
+    heading = filters.view_line()  # read now: the maker runs off the script thread, after this run
 
     def make() -> bytes:
-        body = to_csv(frame() if callable(frame) else frame)
+        body = export.to_csv(export.for_people(frame() if callable(frame) else frame), heading)
         if engine is not None and username:
             users.audit(engine, username, users.DOWNLOADED, file_name)
         return body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from components import table
+from components import filters, table
 from dashboard.data import db, migrate, users
 
 
@@ -20,7 +19,8 @@ class _FakeStreamlit:
     """Just enough of `st` for download_button: session state, and the call it makes."""
 
     def __init__(self, engine, username: str) -> None:
-        self.session_state = {"_auth_engine": engine, "user": SimpleNamespace(username=username)}
+        self.session_state = {"_auth_engine": engine, "user": SimpleNamespace(username=username),
+                              filters.VIEW_KEY: ["Schools", "School year 2024-25", "State: North Carolina"]}  # fmt: skip
         self.calls: list[tuple[tuple, dict]] = []
 
     def download_button(self, *args, **kwargs) -> None:
@@ -43,8 +43,10 @@ def _downloads(engine) -> list[tuple[str, str]]:
 def test_the_csv_is_made_and_audited_only_when_the_file_is_asked_for(monkeypatch, audit_engine) -> None:
     fake = _FakeStreamlit(audit_engine, "reader")
     monkeypatch.setattr(table, "st", fake)
+    monkeypatch.setattr(filters, "st", fake)
     asked = []
-    frame = pd.DataFrame({"school": ["=HYPERLINK(1)", "Oak"], "students": [12, 40]})
+    frame = pd.DataFrame({"school": ["=HYPERLINK(1)", "Oak"], "students": [12, 40], "rate": [0.87654, None],
+                          "metric": ["graduated", "promoted"], "cost_per_student": [175.57562962962962, 3.0]})  # fmt: skip
 
     def build() -> pd.DataFrame:
         asked.append(True)
@@ -58,8 +60,15 @@ def test_the_csv_is_made_and_audited_only_when_the_file_is_asked_for(monkeypatch
     assert options["on_click"] == "ignore"
     assert asked == [] and _downloads(audit_engine) == []  # nothing made or audited on a rerun
 
-    rows = list(csv.DictReader(io.StringIO(make().decode("utf-8"))))
-    assert rows == [{"school": "'=HYPERLINK(1)", "students": "12"}, {"school": "Oak", "students": "40"}]
+    heading, *lines = make().decode("utf-8").splitlines()
+    # One line naming the page and its filters, then display headers, numbers rounded with their unit.
+    assert heading == "# Schools; School year 2024-25; State: North Carolina"
+    rows = list(csv.DictReader(lines))
+    assert rows == [
+        {"School": "'=HYPERLINK(1)", "Students": "12", "Rate (%)": "87.7", "Outcome": "Graduated (seniors)",
+         "Cost per student (USD)": "175.58"},
+        {"School": "Oak", "Students": "40", "Rate (%)": "", "Outcome": "Promoted (K-11)", "Cost per student (USD)": "3.0"},
+    ]  # fmt: skip
     assert _downloads(audit_engine) == [("reader", "schools_2024-25.csv")]
 
     make()  # each download is its own audit row
