@@ -1,6 +1,6 @@
 import streamlit as st
 
-from components import accounts, data
+from components import accounts, data, subscriptions
 
 engine = data.engine_or_stop()
 st.title("Accounts and audit")
@@ -9,6 +9,10 @@ st.caption("Who can sign in and with which role; every sign-in, failed sign-in, 
 st.header("Accounts")
 usernames = accounts.account_table(engine)
 accounts.account_actions(engine, usernames)
+
+st.header("Brief subscriptions")
+subscriptions.sending_note()
+subscriptions.subscription_section(engine)
 
 st.header("Audit log")
 accounts.audit_log(engine)
