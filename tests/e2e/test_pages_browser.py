@@ -416,7 +416,10 @@ def _check_state_csv(page: Page, network: demo.Network, role: str, database: Pat
             wait_ready(page, TIMEOUT)
     heading, *lines = Path(info.value.path()).read_text().splitlines()
     # One line names the page and the view's filters; then display headers.
-    assert heading.startswith("# Impact overview; School year ") and "Title I only" in heading, heading
+    # A lead's view names its affiliate first ("Your affiliate: ..."), the board's starts with the year.
+    assert heading.startswith("# Impact overview; ") and "School year " in heading and "Title I only" in heading, (
+        heading
+    )
     rows = [{"state": r["State"], "students_served": r["Students served"]} for r in csv.DictReader(lines)]
     if database:
         audited = _downloads_audited(database, username)
