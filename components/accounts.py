@@ -17,7 +17,8 @@ ROLE_LABELS = {
 }
 
 
-def _me() -> str:
+def me() -> str:
+    """The signed-in admin's username, as the audit log records who made a change."""
     return getattr(st.session_state.get("user"), "username", None) or "admin"
 
 
@@ -68,7 +69,7 @@ def account_actions(engine: sa.Engine, usernames: list[str]) -> None:
         if st.form_submit_button("Add account"):
             ids = _affiliates(affiliates)
             _run(
-                lambda: users.add_user(engine, username.strip().lower(), name, email, secret, new_role, ids, by=_me()),
+                lambda: users.add_user(engine, username.strip().lower(), name, email, secret, new_role, ids, by=me()),
                 f"Added {username}.",
             )
     with role, st.form("account_role"):
@@ -76,27 +77,27 @@ def account_actions(engine: sa.Engine, usernames: list[str]) -> None:
         new_role = st.selectbox("New role", users.ROLES, format_func=ROLE_LABELS.get, key="role_role")
         affiliates = st.text_input("Affiliate ids, comma-separated (affiliate leads only)", key="role_affiliates")
         if st.form_submit_button("Change role"):
-            if who == _me() and new_role != "admin":
+            if who == me() and new_role != "admin":
                 st.error("You cannot take the admin role from your own account; ask another admin.")
             else:
                 ids = _affiliates(affiliates) if new_role == "affiliate_lead" and affiliates.strip() else None
-                _run(lambda: users.set_role(engine, who, new_role, ids, by=_me()), f"{who} is now {new_role}.")
+                _run(lambda: users.set_role(engine, who, new_role, ids, by=me()), f"{who} is now {new_role}.")
     with password, st.form("account_password", clear_on_submit=True):
         who = st.selectbox("Account", usernames, key="password_user")
         secret = st.text_input("New password (at least 10 characters)", type="password")
         st.caption("Setting a new password also clears a lock and signs the account out everywhere.")
         if st.form_submit_button("Set password"):
-            _run(lambda: users.reset_password(engine, who, secret, by=_me()), f"New password set for {who}.")
+            _run(lambda: users.reset_password(engine, who, secret, by=me()), f"New password set for {who}.")
     with remove, st.form("account_remove"):
         who = st.selectbox("Account", usernames, key="remove_user")
         sure = st.checkbox("I understand this account can no longer sign in (its audit rows stay).")
         if st.form_submit_button("Remove account", type="primary"):
             if not sure:
                 st.error("Tick the box to confirm.")
-            elif who == _me():
+            elif who == me():
                 st.error("You cannot remove your own account.")
             else:
-                _run(lambda: users.remove_user(engine, who, by=_me()), f"Removed {who}.")
+                _run(lambda: users.remove_user(engine, who, by=me()), f"Removed {who}.")
 
 
 def audit_log(engine: sa.Engine, limit: int = 500) -> None:

@@ -29,8 +29,8 @@ def show(fig: go.Figure, key: str, title: str, source: str, **options) -> object
 
 def image_button(fig: go.Figure, name: str, title: str, source: str) -> None:
     """The figure as a PNG, dressed for a proposal (chart_images.dressed), drawn only when clicked."""
-    view = filters.view_line().split("; ")
-    subtitle = "; ".join(view[1:]) or view[0]
+    view = filters.view_parts()
+    subtitle = "; ".join(view[1:]) or "; ".join(view)
     engine = st.session_state.get("_auth_engine")
     username = getattr(st.session_state.get("user"), "username", None)
     demo = engine is not None and data.is_demo(engine)

@@ -24,9 +24,14 @@ def note(text: str) -> None:
     st.session_state.setdefault(VIEW_KEY, []).append(text)
 
 
+def view_parts() -> list[str]:
+    """This run's record of the view: the page's title, then each filter chosen on it, in words."""
+    return list(st.session_state.get(VIEW_KEY, []))
+
+
 def view_line() -> str:
     """'Impact overview; School year 2024-25; State: North Carolina': the page and the filters chosen on it."""
-    return "; ".join(st.session_state.get(VIEW_KEY, []))
+    return "; ".join(view_parts())
 
 
 def _shown(value: str, limit: int = 60) -> str:

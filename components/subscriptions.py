@@ -6,7 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from components import data
+from components import accounts, data
 from dashboard import config
 from dashboard.briefs import content, subscriptions
 from dashboard.data import geo, queries, users
@@ -28,10 +28,6 @@ HEADERS = {
 }
 # The subscription whose Remove was pressed and now waits for its confirmation.
 PENDING_REMOVAL = "subscription_remove_pending"
-
-
-def _me() -> str:
-    return getattr(st.session_state.get("user"), "username", None) or "admin"
 
 
 def _affiliate_names(engine: sa.Engine) -> dict[str, str]:
@@ -96,17 +92,17 @@ def _place_picker(engine: sa.Engine) -> content.Place | None:
 
 def add_subscription(engine: sa.Engine) -> None:
     """Subscribe an account to a place's brief; a refused one shows the reason, an added one is audited."""
-    accounts = {u.username: u for u in users.list_users(engine)}
+    known = {u.username: u for u in users.list_users(engine)}
     left, right = st.columns(2)
     with left:
         who = st.selectbox(
             "Account",
-            list(accounts),
-            format_func=lambda u: f"{u} ({accounts[u].name})",
+            list(known),
+            format_func=lambda u: f"{u} ({known[u].name})",
             key="subscription_user",
         )
         if who:
-            _lead_note(accounts[who])
+            _lead_note(known[who])
         place = _place_picker(engine)
     with right:
         fmt = st.radio("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, key="subscription_format")
@@ -122,7 +118,9 @@ def add_subscription(engine: sa.Engine) -> None:
         st.error(markdown_text(exc))
         return
     where = subscriptions.place_key(place) or "nation"
-    users.audit(engine, who, subscriptions.SUBSCRIBED, f"subscription {number}: {where} {fmt} {cadence} by={_me()}")
+    users.audit(
+        engine, who, subscriptions.SUBSCRIBED, f"subscription {number}: {where} {fmt} {cadence} by={accounts.me()}"
+    )
     name = place_name(subscriptions.place_key(place), _affiliate_names(engine))
     st.success(markdown_text(f"Subscription {number} added: {who} gets the brief of {name} ({FORMAT_LABELS[fmt]})."))
 
@@ -150,7 +148,7 @@ def remove_subscription(engine: sa.Engine, rows: pd.DataFrame) -> None:
     del st.session_state[PENDING_REMOVAL]
     owner = str(rows.loc[rows["subscription_id"] == chosen, "username"].iloc[0])
     if subscriptions.unsubscribe(engine, chosen):
-        users.audit(engine, owner, subscriptions.UNSUBSCRIBED, f"subscription {chosen} by={_me()}")
+        users.audit(engine, owner, subscriptions.UNSUBSCRIBED, f"subscription {chosen} by={accounts.me()}")
         st.success(f"Subscription {chosen:d} removed.")
     else:
         st.error(f"Subscription {chosen:d} was already removed.")
