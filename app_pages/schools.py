@@ -78,10 +78,12 @@ else:
         st.dataframe(comparison, hide_index=True, key="school_benchmark_table")
         table.download_button(comparison, f"schools_vs_peers_{metric}_{year}")
         st.caption(f"Peer group: every school in the network with the same level, locale and Title I status. "
-                   f"Peer, state and national rates are totals over all their schools. The percentile ranks the "
-                   f"school's rate among the peer schools with {schools_view.MIN_ELIGIBLE} or more eligible students "
+                   f"Peer, state and national rates are totals over all their schools, published under the same rule "
+                   f"as every other figure: 'hidden' or a range such as '>=95%' where a total would reveal a small "
+                   f"group. The percentile ranks the school's rate among the {schools_view.RANKED_PEERS} "
                    f"(50th = the middle). A benchmark with fewer than {schools_view.MIN_OTHER_SCHOOLS} other schools "
-                   f"outside your own is not shown, so no single school's figure can be worked out.")  # fmt: skip
+                   f"outside your own is not shown ('{schools_view.TOO_FEW}'), so no single school's figure can be "
+                   f"worked out.")  # fmt: skip
 
 st.subheader(f"All {whose} in view, {year}" if not scoped else f"All your schools, {year}")
 served = data.school_students_served(engine, year, scope)

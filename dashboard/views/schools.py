@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import sqlalchemy as sa
 from pandas.io.formats.style import Styler
 
-from dashboard import privacy
+from dashboard import disclosure, privacy
 from dashboard.data import contract, queries
 from dashboard.data.db import published_cells, school_years, schools
 from dashboard.formatting import LABELS, markdown_text, percent, percents, plotly_text, points
@@ -27,9 +27,9 @@ PEER_KEYS = ["level", "locale", "title_i"]
 # A benchmark is hidden when fewer schools than this outside the user's own contribute to it: otherwise the
 # user could subtract its own schools from the aggregate and read another school's figure.
 MIN_OTHER_SCHOOLS = 3
-MIN_ELIGIBLE = privacy.DEFAULT_THRESHOLD  # a school is ranked among its peers only with this many eligible
 # The set a percentile ranks among, named wherever a percentile is: it holds fewer schools than the peer rate's.
-RANKED_PEERS = f"peer schools with {MIN_ELIGIBLE}+ eligible"
+RANKED_PEERS = "peer schools with a published rate"
+TOO_FEW = "too few schools"  # a benchmark withheld because too few schools outside the user's own take part
 STEADY_BAND = 0.01  # a change within one percentage point either way counts as steady
 TRENDS = {"up": "▲ up", "down": "▼ down", "steady": "▬ steady", "none": "– no comparison"}
 # Per-school rows of one year sum to the scope's rate for that year (shown on the Overview), so a single
@@ -181,11 +181,13 @@ def network_rates(
 def benchmark_rates(
     engine: sa.Engine, metric: str, years: tuple[str, ...] = (), network: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Network-wide aggregates of `metric`, never naming a school: one row per benchmark x group x year.
+    """Network-wide aggregates of `metric`, never naming a school: one row per benchmark x group x year, as
+    published (the nation's peer-group cells, the state cells and the nation's cell, tiers together).
 
     Columns: benchmark ('peer', 'state', 'nation'), level, locale, title_i (peer rows), state (state rows),
-    school_year, schools (contributing: with an eligible student), eligible, met, rate. `network` is
-    network_rates, read when not given.
+    school_year, schools (contributing: with an eligible student), eligible, met, status (the stored decision),
+    rate (fraction; NaN unless the cell is shown exactly) and rate_label ('87%', '>=95%', '<10' or 'hidden').
+    `network` is network_rates, read when not given; only its school counts are taken from it.
     """
     if network is None:
         network = network_rates(engine, metric, years)
@@ -193,23 +195,58 @@ def benchmark_rates(
     groupings = {"peer": ["level", "locale", "title_i"], "state": ["state"], "nation": []}
     parts = []
     for name, keys in groupings.items():
-        sums = contributing.groupby([*keys, "school_year"], as_index=False).agg(
-            schools=("eligible", "size"), eligible=("eligible", "sum"), met=("met", "sum")
-        )
-        parts.append(sums.assign(benchmark=name))
+        counts = contributing.groupby([*keys, "school_year"], as_index=False).agg(schools=("eligible", "size"))
+        parts.append(counts.assign(benchmark=name))
     frame = pd.concat(parts, ignore_index=True)
     for col in ("level", "locale", "state"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame["title_i"] = frame["title_i"].map(lambda v: None if pd.isna(v) else bool(v)).astype(object)
-    frame[["schools", "eligible", "met"]] = frame[["schools", "eligible", "met"]].astype("int64")
-    frame["rate"] = frame["met"] / frame["eligible"]
-    cols = ["benchmark", "level", "locale", "title_i", "state", "school_year", "schools", "eligible", "met", "rate"]
+    peer = frame["benchmark"] == "peer"
+    frame["slice"] = ""
+    frame.loc[peer, "slice"] = [disclosure.peer_name(lv, lc, t) for lv, lc, t in
+                                zip(frame.loc[peer, "level"], frame.loc[peer, "locale"], frame.loc[peer, "title_i"],
+                                    strict=True)]  # fmt: skip
+    frame["place"] = frame["state"].where(frame["benchmark"] == "state", "")
+    years_read = tuple(sorted(network["school_year"].unique())) or years
+    cells = _benchmark_cells(engine, metric, years_read)
+    # Every contributing group has its published cell; one without would read 'hidden' rather than be summed here.
+    frame = frame.merge(cells, on=["benchmark", "slice", "place", "school_year"], how="left", validate="one_to_one")
+    frame["status"] = frame["status"].fillna(disclosure.HIDDEN)
+    frame[["schools", "eligible", "met"]] = frame[["schools", "eligible", "met"]].fillna(0).astype("int64")
+    shown = frame["status"] == disclosure.SHOWN
+    frame["rate"] = (frame["met"] / frame["eligible"].where(frame["eligible"] > 0)).where(shown)
+    frame["rate_label"] = [
+        privacy.published_rate(m, e, st)
+        for m, e, st in zip(frame["met"], frame["eligible"], frame["status"], strict=True)
+    ]
+    cols = ["benchmark", "level", "locale", "title_i", "state", "school_year", "schools", "eligible", "met", "status",
+            "rate", "rate_label"]  # fmt: skip
     return frame[cols]
 
 
+def _benchmark_cells(engine: sa.Engine, metric: str, years: tuple[str, ...]) -> pd.DataFrame:
+    """The published cells the benchmarks read, tiers together: benchmark ('peer', 'state', 'nation'), slice, place
+    (the state of a state cell, else ''), school_year, eligible, met, status."""
+    r = published_cells.c
+    nation = sa.and_(r.unit == "nation", sa.or_(r.slice == "", r.slice.like("peer:%")))
+    stmt = sa.select(r.unit, r.state, r.slice, r.school_year, r.size.label("eligible"), r.met, r.status).where(
+        r.measure == metric, r.tier == 0, sa.or_(nation, sa.and_(r.unit == "state", r.slice == "")),
+        *queries.year_condition(r.school_year, queries.Filters(years)),
+    )  # fmt: skip
+    cells = queries.read_frame(engine, stmt)
+    cells["benchmark"] = np.where(cells["unit"] == "state", "state",
+                                  np.where(cells["slice"] == "", "nation", "peer"))  # fmt: skip
+    cells["place"] = cells["state"].where(cells["unit"] == "state", "")
+    return cells[["benchmark", "slice", "place", "school_year", "eligible", "met", "status"]]
+
+
 def _peer_distribution(network: pd.DataFrame, year: str) -> pd.DataFrame:
-    """Per ranked school of the network in `year` (>= MIN_ELIGIBLE eligible): peer keys, eligible, met; no ids."""
-    ranked = network[(network["school_year"] == year) & (network["eligible"] >= MIN_ELIGIBLE)]
+    """Per ranked school of the network in `year` (its rate published exactly): peer keys, eligible, met; no ids.
+
+    Only shown rates rank, so a percentile is a function of rates anyone may read: a hidden or coded rate's place
+    among its peers is never told.
+    """
+    ranked = network[(network["school_year"] == year) & (network["status"] == disclosure.SHOWN)]
     return ranked[["level", "locale", "title_i", "eligible", "met"]].reset_index(drop=True)
 
 
@@ -238,8 +275,10 @@ def peer_standing(
 
     `year_rates` is suppressed_school_rates of the year; `network` network_rates and `aggregates` benchmark_rates
     (of that year or more). Columns: school_id, peer_rate (fraction; NaN when too few schools outside the user's
-    own), gap (school minus peer, in percentage points, where both are exact), percentile (0-100, ties half; NaN
-    when not ranked) and ranked (the peer schools with MIN_ELIGIBLE or more eligible, what it ranks among).
+    own or when the peer cell is not shown exactly), peer_label (what the page prints for it: '87%', '>=95%',
+    'hidden', '<10', or '' when too few schools), gap (school minus peer, in percentage points, where both are
+    exact), percentile (0-100, ties half; NaN when not ranked) and ranked (the peer schools with a published rate,
+    what it ranks among).
     """
     rates = year_rates[year_rates["school_year"] == year]
     own = directory.merge(rates.loc[rates["eligible"].fillna(1) > 0, ["school_id"]], on="school_id")
@@ -247,8 +286,8 @@ def peer_standing(
     out = directory[["school_id", *PEER_KEYS]].merge(
         rates[["school_id", "eligible", "met", "rate", "suppressed", "coded"]], on="school_id"
     )
-    out = out.merge(peers[[*PEER_KEYS, "schools", "rate"]].rename(columns={"rate": "peer_rate"}), on=PEER_KEYS,
-                    how="left")  # fmt: skip
+    out = out.merge(peers[[*PEER_KEYS, "schools", "rate", "rate_label"]]
+                    .rename(columns={"rate": "peer_rate", "rate_label": "peer_label"}), on=PEER_KEYS, how="left")  # fmt: skip
     own_in_group = own.groupby(PEER_KEYS).size().rename("own").reset_index() if restricted else None
     if own_in_group is not None:
         out = out.merge(own_in_group, on=PEER_KEYS, how="left")
@@ -256,7 +295,9 @@ def peer_standing(
     else:
         out["own"] = 1
     out["schools"] = out["schools"].fillna(0).astype("int64")
-    out.loc[out["schools"] - out["own"] < MIN_OTHER_SCHOOLS, "peer_rate"] = math.nan
+    enough = (out["schools"] - out["own"] >= MIN_OTHER_SCHOOLS).to_numpy()
+    out.loc[~enough, "peer_rate"] = math.nan
+    out["peer_label"] = out["peer_label"].where(enough, "").fillna("")
     exact = ~out["suppressed"].astype(bool) & ~out["coded"].astype(bool)
     out["gap"] = ((out["rate"] - out["peer_rate"]) * 100).where(exact)
     distribution = _peer_distribution(network, year)
@@ -268,13 +309,13 @@ def peer_standing(
         ranked = np.sort(group["rate"].to_numpy())
         at = (out[PEER_KEYS] == pd.Series(dict(zip(PEER_KEYS, key, strict=True)))).all(axis=1).to_numpy()
         out.loc[at, "ranked"] = len(ranked)
-        rankable = at & exact.to_numpy() & out["peer_rate"].notna().to_numpy()
+        rankable = at & exact.to_numpy() & enough
         rankable &= (len(ranked) - out["own"].to_numpy()) >= MIN_OTHER_SCHOOLS
         mine = (out.loc[rankable, "met"].astype(float) / out.loc[rankable, "eligible"].astype(float)).to_numpy()
         below = np.searchsorted(ranked, mine, side="left")
         equal = np.searchsorted(ranked, mine, side="right") - below
         out.loc[rankable, "percentile"] = 100.0 * (below + 0.5 * equal) / len(ranked)
-    return out[["school_id", "peer_rate", "gap", "percentile", "ranked"]].reset_index(drop=True)
+    return out[["school_id", "peer_rate", "peer_label", "gap", "percentile", "ranked"]].reset_index(drop=True)
 
 
 def ordinal(n: int) -> str:
@@ -318,8 +359,8 @@ def school_table(
     `rates` is suppressed_school_rates over the scope. Students served is blanked where its stored status
     (students_served_status) suppresses it; served_label is then its label ('<10' or 'hidden').
     Columns: school_id, school, city, state, students_served, served_hidden, served_label, eligible, rate,
-    rate_label, suppressed, change, trend, peer_rate, gap, percentile, ranked. Suppressed values are <NA>/NaN,
-    never a number.
+    rate_label, suppressed, change, trend, peer_rate, peer_label, gap, percentile, ranked. Suppressed values are
+    <NA>/NaN, never a number.
     """
     served = privacy.published_counts(served[["school_id", "students_served", "students_served_status"]])
     served = served.rename(columns={"suppressed": "served_hidden"})
@@ -339,13 +380,15 @@ def school_table(
         ["rate", "school"], ascending=[False, True], na_position="last"
     )
     if standing is None:
-        standing = pd.DataFrame(columns=["school_id", "peer_rate", "gap", "percentile", "ranked"])
+        standing = pd.DataFrame(columns=["school_id", "peer_rate", "peer_label", "gap", "percentile", "ranked"])
     out = out.merge(standing, on="school_id", how="left")
     for col in ("peer_rate", "gap", "percentile"):
         out[col] = out[col].astype(float)
     out["ranked"] = out["ranked"].fillna(0).astype("int64")
+    out["peer_label"] = out["peer_label"].fillna("").astype(str)
     cols = ["school_id", "school", "city", "state", "students_served", "served_hidden", "served_label", "eligible",
-            "rate", "rate_label", "suppressed", "change", "trend", "peer_rate", "gap", "percentile", "ranked"]  # fmt: skip
+            "rate", "rate_label", "suppressed", "change", "trend", "peer_rate", "peer_label", "gap", "percentile",
+            "ranked"]  # fmt: skip
     return out[cols].reset_index(drop=True)
 
 
@@ -361,16 +404,12 @@ def export_table(table: pd.DataFrame) -> pd.DataFrame:
         "Rate": table["rate_label"],
         "Change (pts)": (table["change"] * 100).round(1),
         "Trend": table["trend"],
-        "Peer rate": [_rate_text(r) for r in table["peer_rate"]],
+        "Peer rate": table["peer_label"],
         "Gap to peers (pts)": table["gap"].round(1),
         "Percentile among peers": table["percentile"].round(0).astype("Int64"),
         f"Ranked among ({RANKED_PEERS})": table["ranked"],
     })  # fmt: skip
     return out
-
-
-def _rate_text(rate: float) -> str:
-    return "" if pd.isna(rate) else percent(rate)
 
 
 def _hidden_label(rate_label: str) -> str:
@@ -441,6 +480,10 @@ def styled_table(table: pd.DataFrame) -> Styler:
     styler = styler.format(lambda v: "–" if v == NOT_RANKED_VALUE else ordinal(int(v)), subset=["Percentile"])
     for label, rows in table[coded].groupby("rate_label").groups.items():
         styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Rate"]])
+    # A peer cell withheld by the published decision reads as that decision ('hidden', '>=95%'), not as a dash.
+    withheld = table["peer_rate"].isna() & (table["peer_label"] != "")
+    for label, rows in table[withheld].groupby("peer_label").groups.items():
+        styler = styler.format(lambda _v, text=label: text, subset=pd.IndexSlice[list(rows), ["Peer rate"]])
     return styler  # fmt: skip
 
 
@@ -465,9 +508,10 @@ def benchmarks(
 
     `rates` (suppressed_school_rates over the scope), `network` (network_rates), `directory` (school_directory
     of the scope) and `aggregates` (benchmark_rates) are read or summed when not given.
-    Columns: school_id, school, state, peer_group, rate, rate_label, suppressed, peer_rate, peer_schools,
-    state_rate, state_schools, national_rate, national_schools, percentile, ranked, percentile_text. A benchmark with fewer than
-    MIN_OTHER_SCHOOLS schools outside the user's own is NaN.
+    Columns: school_id, school, state, peer_group, rate, rate_label, suppressed, then per benchmark (peer, state,
+    national) its _rate (fraction; NaN unless published exactly), _schools and _label (what is printed: '87%',
+    '>=95%', 'hidden', '<10', 'no data' or TOO_FEW, the last when fewer than MIN_OTHER_SCHOOLS schools outside the
+    user's own take part), and percentile, ranked, percentile_text.
     """
     if directory is None:
         directory = school_directory(engine, scope)
@@ -480,9 +524,9 @@ def benchmarks(
     chosen = directory[directory["school_id"].isin(school_ids)]
     if chosen.empty:
         return pd.DataFrame(columns=["school_id", "school", "state", "peer_group", "rate", "rate_label", "suppressed",
-                                     "peer_rate", "peer_schools", "state_rate", "state_schools", "national_rate",
-                                     "national_schools", "percentile",
-                                     "ranked", "percentile_text"])  # fmt: skip
+                                     "peer_rate", "peer_schools", "peer_label", "state_rate", "state_schools",
+                                     "state_label", "national_rate", "national_schools", "national_label",
+                                     "percentile", "ranked", "percentile_text"])  # fmt: skip
     year_rates = rates[rates["school_year"] == year]
     own = directory.merge(year_rates[year_rates["eligible"].fillna(1) > 0][["school_id"]], on="school_id")
     agg = aggregates[aggregates["school_year"] == year]
@@ -500,14 +544,15 @@ def benchmarks(
                    & (agg["title_i"] == school.title_i)]  # fmt: skip
         state = agg[(agg["benchmark"] == "state") & (agg["state"] == school.state)]
         nation = agg[agg["benchmark"] == "nation"]
-        peer_rate, peer_schools = _benchmark(peer, own_peers)
-        state_rate, state_schools = _benchmark(state, own_state)
-        national_rate, national_schools = _benchmark(nation, len(own) if restricted else 1)
+        peer_rate, peer_schools, peer_label = _benchmark(peer, own_peers)
+        state_rate, state_schools, state_label = _benchmark(state, own_state)
+        national_rate, national_schools, national_label = _benchmark(nation, len(own) if restricted else 1)
         ranked = distribution[(distribution["level"] == school.level) & (distribution["locale"] == school.locale)
                               & (distribution["title_i"] == school.title_i)]  # fmt: skip
         percentile = math.nan
         exact = not mine.empty and not bool(mine["suppressed"].iloc[0]) and not bool(mine["coded"].iloc[0])
-        if exact and not math.isnan(peer_rate) and len(ranked) - (own_peers if restricted else 1) >= MIN_OTHER_SCHOOLS:
+        enough = peer_label != TOO_FEW and peer_schools > 0
+        if exact and enough and len(ranked) - own_peers >= MIN_OTHER_SCHOOLS:
             percentile = percentile_rank(int(mine["met"].iloc[0]), int(mine["eligible"].iloc[0]), ranked)
         rows.append({
             "school_id": school.school_id,
@@ -519,28 +564,32 @@ def benchmarks(
             "suppressed": bool(mine["suppressed"].iloc[0]) if not mine.empty else False,
             "peer_rate": peer_rate,
             "peer_schools": peer_schools,
+            "peer_label": peer_label,
             "state_rate": state_rate,
             "state_schools": state_schools,
+            "state_label": state_label,
             "national_rate": national_rate,
             "national_schools": national_schools,
+            "national_label": national_label,
             "percentile": percentile,
             "ranked": len(ranked),
-            "percentile_text": percentile_text(percentile, len(ranked), mine, peer_rate),
+            "percentile_text": percentile_text(percentile, len(ranked), mine, enough),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _benchmark(rows: pd.DataFrame, own: int) -> tuple[float, int]:
-    """(rate, schools) of one aggregate row; NaN rate when too few schools outside the user's own take part."""
+def _benchmark(rows: pd.DataFrame, own: int) -> tuple[float, int, str]:
+    """(rate, schools, label) of one aggregate row of benchmark_rates. The rate is NaN unless the cell is published
+    exactly; the label is 'no data' without a row and TOO_FEW when too few schools outside the user's own take part."""
     if rows.empty:
-        return math.nan, 0
+        return math.nan, 0, "no data"
     schools_in = int(rows["schools"].iloc[0])
     if schools_in - own < MIN_OTHER_SCHOOLS:
-        return math.nan, schools_in
-    return float(rows["rate"].iloc[0]), schools_in
+        return math.nan, schools_in, TOO_FEW
+    return float(rows["rate"].iloc[0]), schools_in, str(rows["rate_label"].iloc[0])
 
 
-def percentile_text(percentile: float, ranked: int, mine: pd.DataFrame, peer_rate: float) -> str:
+def percentile_text(percentile: float, ranked: int, mine: pd.DataFrame, enough_peers: bool) -> str:
     """'72nd percentile of 41 peer schools', or why there is no percentile."""
     if mine.empty:
         return "no data this year"
@@ -548,7 +597,7 @@ def percentile_text(percentile: float, ranked: int, mine: pd.DataFrame, peer_rat
         return "not ranked: rate suppressed (<10)"
     if bool(mine["coded"].iloc[0]):
         return "not ranked: small group, rate shown as a range"
-    if math.isnan(peer_rate) or math.isnan(percentile):
+    if not enough_peers or math.isnan(percentile):
         return "not ranked: too few peer schools"
     return f"{ordinal(round(percentile))} percentile of {ranked} {RANKED_PEERS}"
 
@@ -573,11 +622,9 @@ def benchmark_export(bench: pd.DataFrame) -> pd.DataFrame:
 
 
 def _benchmark_labels(bench: pd.DataFrame, kind: str) -> list[str]:
-    """'85%', 'no data' (no school has the outcome) or 'too few schools' (hidden so no school can be read off)."""
-    return [
-        percent(r) if not pd.isna(r) else "no data" if n == 0 else "too few schools"
-        for r, n in zip(bench[f"{kind}_rate"], bench[f"{kind}_schools"], strict=True)
-    ]
+    """'85%', '>=95%', 'hidden', '<10' (the published cell's decision), 'no data' (no school has the outcome) or
+    TOO_FEW (withheld so no school can be read off)."""
+    return list(bench[f"{kind}_label"])
 
 
 def trend_lines(rates: pd.DataFrame, directory: pd.DataFrame, school_ids: list[str]) -> pd.DataFrame:
@@ -593,8 +640,9 @@ def trend_lines(rates: pd.DataFrame, directory: pd.DataFrame, school_ids: list[s
 
 
 def national_line(aggregates: pd.DataFrame) -> pd.DataFrame:
-    """The national rate per year from benchmark_rates: school_year, rate."""
-    return aggregates[aggregates["benchmark"] == "nation"][["school_year", "rate"]].sort_values("school_year")
+    """The national rate per year from benchmark_rates: school_year, rate (NaN where not shown exactly), rate_label."""
+    nation = aggregates[aggregates["benchmark"] == "nation"]
+    return nation[["school_year", "rate", "rate_label"]].sort_values("school_year")
 
 
 def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years: list[str]) -> go.Figure:
@@ -613,11 +661,11 @@ def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years:
         )
     fig.add_scatter(
         x=national["school_year"].tolist(),
-        y=national["rate"].astype(float).tolist(),
+        y=[None if pd.isna(r) else float(r) for r in national["rate"]],
         mode="lines",
         name="Nation (all schools)",
         line={"color": "#555555", "dash": "dash"},
-        customdata=list(percents(national["rate"].astype(float).to_numpy())),
+        customdata=list(national["rate_label"]),
         hovertemplate="%{x}: %{customdata}<extra>Nation</extra>",
     )
     fig.update_layout(

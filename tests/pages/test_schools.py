@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import queries
+from dashboard.data import contract, queries
 from dashboard.formatting import percent
 from dashboard.views import schools as schools_view
 from tests.coding import drawn_rate
@@ -65,12 +66,36 @@ def _sums(raw, metric: str) -> pd.DataFrame:
     )
 
 
+def _statuses(engine: sa.Engine, metric: str, year: str) -> dict[tuple[str, str], str]:
+    """The stored decision of each cell the page's benchmarks and ranks stand on, tiers together:
+    ('peer', 'level/locale/true'), ('state', 'NC'), ('nation', '') and ('school', id) -> status."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT unit, unit_id, state, slice, status FROM published_cells WHERE measure = :m AND school_year = :y "
+                "AND tier = 0 AND (slice = '' OR (unit = 'nation' AND slice LIKE 'peer:%'))"
+            ),
+            {"m": metric, "y": year},
+        )
+        out = {}
+        for unit, unit_id, state, slice_, status in rows:
+            if unit == "nation":
+                out[("peer", slice_.removeprefix("peer:")) if slice_ else ("nation", "")] = status
+            elif unit in ("state", "school"):
+                out[(unit, state if unit == "state" else unit_id)] = status
+    return out
+
+
+def _peer(level: str, locale: str, title_i: object) -> tuple[str, str]:
+    return ("peer", f"{level}/{locale}/{'true' if bool(title_i) else 'false'}")
+
+
 def _shown_rate(eligible: int, met: int) -> float:
     """The rate as the page may show it: top/bottom coded below 300 students (tests/coding.py)."""
     return drawn_rate(met, eligible)
 
 
-def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
+def test_lines_match_the_raw_tables(app: AppTest, raw, sqlite_engine, affiliate) -> None:
     own = raw["schools"][raw["schools"]["affiliate_id"] == affiliate]
     picked = own["school_id"].head(4).tolist()
     _open(app, picked)
@@ -95,11 +120,21 @@ def test_lines_match_the_raw_tables(app: AppTest, raw, affiliate) -> None:
     assert compared >= 10
     nation = next(t for t in spec["data"] if t["name"] == "Nation (all schools)")
     all_sums = _sums(raw, METRIC).groupby("school_year")[["eligible", "met"]].sum()
-    assert nation["y"] == pytest.approx((all_sums["met"] / all_sums["eligible"]).loc[nation["x"]].tolist())
+    expected = (all_sums["met"] / all_sums["eligible"]).loc[nation["x"]]
+    withheld = 0
+    for year, y, label in zip(nation["x"], nation["y"], nation["customdata"], strict=True):
+        if _statuses(sqlite_engine, METRIC, year)[("nation", "")] == "shown":
+            assert y == pytest.approx(expected[year]) and label == percent(expected[year])
+        else:  # the joint pass hid the nation's total that year: a gap, and its label
+            assert y is None and label == "hidden"
+            withheld += 1
+    assert withheld < len(nation["x"])
 
 
-def test_benchmarks_shown_match_pandas(app: AppTest, raw, affiliate, latest) -> None:
+def test_benchmarks_shown_match_pandas(app: AppTest, raw, sqlite_engine, affiliate, latest) -> None:
+    statuses = _statuses(sqlite_engine, METRIC, latest)
     sums = _sums(raw, METRIC)
+    sums["status"] = [statuses.get(("school", s)) for s in sums["school_id"]]
     year = sums[sums["school_year"] == latest]
     own = year[year["affiliate_id"] == affiliate].sort_values("eligible", ascending=False)
     picked = own["school_id"].head(5).tolist()
@@ -110,15 +145,17 @@ def test_benchmarks_shown_match_pandas(app: AppTest, raw, affiliate, latest) -> 
         row = shown.loc[f"{school.name} ({school.city}, {school.state})"]
         group = year[(year["level"] == school.level) & (year["locale"] == school.locale)
                      & (year["title_i"] == school.title_i) & (year["eligible"] > 0)]  # fmt: skip
-        if row["Peer group rate"] == "too few schools":
+        if row["Peer group rate"] == schools_view.TOO_FEW:
             assert (group["affiliate_id"] != affiliate).sum() < 3
             continue
-        assert row["Peer group rate"] == percent(group["met"].sum() / group["eligible"].sum())
+        if statuses[_peer(school.level, school.locale, school.title_i)] == "shown":
+            assert row["Peer group rate"] == percent(group["met"].sum() / group["eligible"].sum())
         state = year[year["state"] == school.state]
-        assert row["State rate"] == percent(state["met"].sum() / state["eligible"].sum())
+        if statuses[("state", school.state)] == "shown":
+            assert row["State rate"] == percent(state["met"].sum() / state["eligible"].sum())
         assert row["National rate"] == percent(year["met"].sum() / year["eligible"].sum())
         if "percentile of" in row["Percentile among peers"]:
-            ranked = group[group["eligible"] >= 10]
+            ranked = group[group["status"] == "shown"]  # only rates published exactly rank
             rates = ranked["met"] / ranked["eligible"]
             mine = school.met / school.eligible
             pct = 100 * ((rates < mine - 1e-12).sum() + 0.5 * ((rates - mine).abs() <= 1e-12).sum()) / len(rates)
@@ -219,10 +256,13 @@ def test_schools_without_the_outcome_get_an_explained_empty_state(app: AppTest, 
     assert _table(app, "Trend") is not None  # the table of every school still shows
 
 
-def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTest, raw, affiliate, latest) -> None:
+def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTest, raw, sqlite_engine, affiliate,
+                                                                     latest) -> None:  # fmt: skip
     _open(app, [], scope=queries.Scope(frozenset({affiliate})))
     table = _table(app, "Percentile").set_index("School")
+    statuses = _statuses(sqlite_engine, METRIC, latest)
     sums = _sums(raw, METRIC)
+    sums["status"] = [statuses.get(("school", s)) for s in sums["school_id"]]
     year = sums[(sums["school_year"] == latest) & (sums["eligible"] > 0)]
     mine = year[year["affiliate_id"] == affiliate]
     ranked_checked = gaps = 0
@@ -237,12 +277,15 @@ def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTe
             assert row["Peer rate"] == schools_view.NOT_RANKED_VALUE
             continue
         peer = group["met"].sum() / group["eligible"].sum()
+        if statuses[_peer(school.level, school.locale, school.title_i)] != "shown":
+            assert row["Peer rate"] == schools_view.NOT_RANKED_VALUE  # drawn as the cell's label, no number sent
+            continue
         assert row["Peer rate"] == pytest.approx(peer)
         if row["Rate"] >= 0 and row["Gap to peers (pts)"] != schools_view.NO_CHANGE_VALUE:
             assert row["Gap to peers (pts)"] == pytest.approx(round((row["Rate"] - peer) * 100, 1), abs=0.051)
             gaps += 1
         if row["Percentile"] != schools_view.NOT_RANKED_VALUE:
-            ranks = group[group["eligible"] >= 10]
+            ranks = group[group["status"] == "shown"]
             rates = ranks["met"] / ranks["eligible"]
             me = school.met / school.eligible
             pct = 100 * ((rates < me - 1e-12).sum() + 0.5 * ((rates - me).abs() <= 1e-12).sum()) / len(rates)
@@ -274,3 +317,42 @@ def test_a_view_of_more_schools_than_a_table_shows_asks_for_a_state(app: AppTest
     assert any("Pick a state or an affiliate" in i.value for i in app.info)
     assert not any("Percentile" in d.value.columns for d in app.dataframe)
     assert app.get("download_button")  # the CSV still holds every school
+
+
+def test_the_board_reads_no_withheld_benchmark_off_the_schools_page(open_page, raw, sqlite_engine, latest) -> None:
+    """An attack: every peer-group and state total the published cells withhold (coded, hidden or small), looked up
+    on the Schools page beside one of its schools; the page's comparison table, its chart and its table of every
+    school must not give the total's exact rate, which pandas recomputes from the raw tables."""
+    attacked, leaks = 0, []
+    for metric in contract.METRICS:
+        statuses = _statuses(sqlite_engine, metric, latest)
+        sums = _sums(raw, metric)
+        year = sums[(sums["school_year"] == latest) & (sums["eligible"] > 0)]
+        targets = {}  # school_id -> [(what, column, exact rate)]
+        for keys, group in year.groupby(["level", "locale", "title_i"]):
+            if statuses[_peer(*keys)] != "shown" and len(group) > schools_view.MIN_OTHER_SCHOOLS:
+                rate = group["met"].sum() / group["eligible"].sum()
+                targets.setdefault(group["school_id"].iloc[0], []).append((keys, "Peer group rate", rate))
+        for state, group in year.groupby("state"):
+            if statuses[("state", state)] != "shown" and len(group) > schools_view.MIN_OTHER_SCHOOLS:
+                rate = group["met"].sum() / group["eligible"].sum()
+                targets.setdefault(group["school_id"].iloc[0], []).append((state, "State rate", rate))
+        for batch in range(0, min(len(targets), 20), schools_view.MAX_SCHOOLS):
+            picked = list(targets)[batch : batch + schools_view.MAX_SCHOOLS]
+            page = _open(open_page("schools"), picked, metric=metric, year=latest)
+            shown = _table(page, "Peer group rate")
+            spec = json.loads(page.get("plotly_chart")[1].proto.spec)
+            drawn = [x for t in spec["data"] if t["name"] in ("Peer group", "State") for x in t["x"] if x is not None]
+            every = _table(page, "Percentile")["Peer rate"]
+            for school_id in picked:
+                row = shown[
+                    shown["School"].str.startswith(raw["schools"].set_index("school_id").loc[school_id, "name"])
+                ]
+                for what, column, rate in targets[school_id]:
+                    attacked += 1
+                    if percent(rate) in set(row[column]) or any(abs(x - rate) < 1e-9 for x in drawn):
+                        leaks.append((metric, what, column, percent(rate)))
+                    if column == "Peer group rate" and ((every - rate).abs() < 1e-9).any():
+                        leaks.append((metric, what, "table's Peer rate", percent(rate)))
+    assert attacked >= 5, attacked  # the 0.2x network withholds totals of both kinds for the attack to try
+    assert leaks == []

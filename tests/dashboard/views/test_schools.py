@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from dashboard import privacy
 from dashboard.data import queries
@@ -60,28 +61,82 @@ def test_an_out_of_scope_school_returns_nothing(engine, raw, lead, latest) -> No
     assert not schools_view.school_rates(engine, METRIC, queries.EVERYTHING, school_ids=tuple(others)).empty
 
 
-def test_peer_state_and_national_aggregates_match_pandas(engine, raw, latest) -> None:
+def _benchmark_statuses(engine, metric: str, year: str) -> dict[tuple[str, str], str]:
+    """The stored decision of each benchmark cell, tiers together: (benchmark, key) -> status, where key is the peer
+    slice ('peer:high/city/true'), the state, or '' for the nation. Read as the decision, never as a figure."""
+    rows = engine.connect().execute(sa.text(
+        "SELECT unit, state, slice, status FROM published_cells WHERE measure = :m AND school_year = :y AND tier = 0 "
+        "AND ((unit = 'nation' AND (slice = '' OR slice LIKE 'peer:%')) OR (unit = 'state' AND slice = ''))"
+    ), {"m": metric, "y": year}).all()  # fmt: skip
+    out = {}
+    for unit, state, slice_, status in rows:
+        kind = "state" if unit == "state" else "nation" if slice_ == "" else "peer"
+        out[(kind, state if kind == "state" else slice_)] = status
+    return out
+
+
+def _peer_key(level: str, locale: str, title_i: object) -> str:
+    return f"peer:{level}/{locale}/{'true' if bool(title_i) else 'false'}"
+
+
+def _expected_label(met: int, eligible: int, status: str) -> str:
+    """What a benchmark cell of this decision must print: the exact percent only when shown, a range (never the
+    exact percent) when coded, '<10' when small and 'hidden' when hidden to protect another cell."""
+    exact = privacy.shown_rate(int(met), int(eligible), top_code_below=0)
+    if status == "shown":
+        return exact
+    if status == "coded":
+        label = privacy.shown_rate(int(met), int(eligible))
+        assert label[:2] in (">=", "<=") and label != exact
+        return label
+    return {"small": privacy.SUPPRESSED, "hidden": privacy.HIDDEN_LABEL}[status]
+
+
+def test_peer_state_and_national_aggregates_match_pandas_where_published(engine, raw, latest) -> None:
     frame = schools_view.benchmark_rates(engine, METRIC, (latest,))
     assert not {"school_id", "name"} & set(frame.columns)  # aggregates only, never a school
+    statuses = _benchmark_statuses(engine, METRIC, latest)
     per_school = _per_school(raw, METRIC, latest)
     per_school = per_school[per_school["eligible"] > 0]
     peer = per_school.groupby(schools_view.PEER_KEYS).agg(schools=("school_id", "nunique"), eligible=("eligible", "sum"),
                                                     met=("met", "sum"))  # fmt: skip
     got = frame[frame["benchmark"] == "peer"].set_index(schools_view.PEER_KEYS)
     assert len(got) == len(peer)
+    seen = set()
     for key, row in peer.iterrows():
+        status = statuses[("peer", _peer_key(*key))]
+        seen.add(status)
         assert got.loc[key, "schools"] == row["schools"]
-        assert got.loc[key, "rate"] == pytest.approx(row["met"] / row["eligible"])
+        assert got.loc[key, "status"] == status
+        assert got.loc[key, "rate_label"] == _expected_label(row["met"], row["eligible"], status)
+        if status == "shown":
+            assert got.loc[key, "rate"] == pytest.approx(row["met"] / row["eligible"])
+        else:
+            assert math.isnan(got.loc[key, "rate"]), f"withheld peer cell {key} ({status}) given a rate"
+    assert "shown" in seen and len(seen) > 1  # both kinds are checked on the demo network
     state = per_school.groupby("state")[["eligible", "met"]].sum()
     got_state = frame[frame["benchmark"] == "state"].set_index("state")
-    assert got_state["rate"].to_dict() == pytest.approx((state["met"] / state["eligible"]).to_dict())
-    nation = frame[frame["benchmark"] == "nation"]["rate"].item()
-    assert nation == pytest.approx(per_school["met"].sum() / per_school["eligible"].sum())
+    for code, row in state.iterrows():
+        status = statuses[("state", code)]
+        assert got_state.loc[code, "rate_label"] == _expected_label(row["met"], row["eligible"], status)
+        if status == "shown":
+            assert got_state.loc[code, "rate"] == pytest.approx(row["met"] / row["eligible"])
+        else:
+            assert math.isnan(got_state.loc[code, "rate"])
+    nation = frame[frame["benchmark"] == "nation"]
+    assert nation["status"].item() == statuses[("nation", "")] == "shown"
+    assert nation["rate"].item() == pytest.approx(per_school["met"].sum() / per_school["eligible"].sum())
 
 
 def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead, latest) -> None:
     affiliate, scope = lead
+    statuses = _benchmark_statuses(engine, METRIC, latest)
     per_school = _per_school(raw, METRIC, latest)
+    # Which schools' own rates are published exactly: the stored decision of each school cell.
+    shown = dict(engine.connect().execute(sa.text(
+        "SELECT unit_id, status FROM published_cells WHERE measure = :m AND school_year = :y AND unit = 'school' "
+        "AND slice = '' AND tier = 0"), {"m": METRIC, "y": latest}).all())  # fmt: skip
+    per_school["status"] = per_school["school_id"].map(shown)
     own = per_school[per_school["affiliate_id"] == affiliate]
     chosen = tuple(own.sort_values("eligible", ascending=False)["school_id"].head(6))
     bench = schools_view.benchmarks(engine, METRIC, latest, chosen, scope).set_index("school_id")
@@ -93,15 +148,22 @@ def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead,
                            & (per_school["title_i"] == me["title_i"])]  # fmt: skip
         others = group[(group["affiliate_id"] != affiliate) & (group["eligible"] > 0)]
         if len(others) < schools_view.MIN_OTHER_SCHOOLS:
-            assert math.isnan(row["peer_rate"])
+            assert math.isnan(row["peer_rate"]) and row["peer_label"] == schools_view.TOO_FEW
             continue
-        assert row["peer_rate"] == pytest.approx(group["met"].sum() / group["eligible"].sum())
+        status = statuses[("peer", _peer_key(me["level"], me["locale"], me["title_i"]))]
+        assert row["peer_label"] == _expected_label(group["met"].sum(), group["eligible"].sum(), status)
+        if status == "shown":
+            assert row["peer_rate"] == pytest.approx(group["met"].sum() / group["eligible"].sum())
+        else:
+            assert math.isnan(row["peer_rate"])
         assert row["peer_schools"] == (group["eligible"] > 0).sum()
         state = per_school[per_school["state"] == me["state"]]
-        assert row["state_rate"] == pytest.approx(state["met"].sum() / state["eligible"].sum())
+        if statuses[("state", me["state"])] == "shown":
+            assert row["state_rate"] == pytest.approx(state["met"].sum() / state["eligible"].sum())
         if math.isnan(row["percentile"]):
             continue
-        rates = group.loc[group["eligible"] >= 10, "met"] / group.loc[group["eligible"] >= 10, "eligible"]
+        published = group[group["status"] == "shown"]
+        rates = published["met"] / published["eligible"]
         mine = me["met"] / me["eligible"]
         expected = 100 * ((rates < mine - 1e-12).sum() + 0.5 * (abs(rates - mine) <= 1e-12).sum()) / len(rates)
         assert row["percentile"] == pytest.approx(expected)
@@ -217,12 +279,14 @@ def test_figures_carry_labels_not_hidden_numbers() -> None:
     directory = pd.DataFrame({"school_id": ["A", "B"], "label": ["Ash (X, NC)", "Birch (X, NC)"]})
     lines = schools_view.trend_lines(rates, directory, ["B", "A"])
     assert lines["school"].iloc[0] == "Birch (X, NC)"
-    national = pd.DataFrame({"school_year": ["2023-24", "2024-25"], "rate": [0.8, 0.81]})
+    national = pd.DataFrame({"school_year": ["2023-24", "2024-25"], "rate": [math.nan, 0.81],
+                             "rate_label": [privacy.HIDDEN_LABEL, "81%"]})  # fmt: skip
     fig = schools_view.line_figure(lines, national, "promoted", ["2023-24", "2024-25"])
     traces = {t.name: t for t in fig.data}
     assert list(traces["Birch (X, NC)"].y) == [None, 0.75]  # 2023-24 hidden: a gap, not a number
     assert traces["Birch (X, NC)"].customdata[0][1] == "<10"
-    assert "Nation (all schools)" in traces
+    nation = traces["Nation (all schools)"]
+    assert list(nation.y) == [None, 0.81] and list(nation.customdata) == ["hidden", "81%"]
 
 
 def test_every_column_of_numbers_is_sent_as_numbers_whatever_the_size() -> None:
