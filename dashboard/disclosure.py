@@ -226,13 +226,28 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
 
 
 def _close(
-    suppressed: np.ndarray, members: pd.DataFrame, incidence: sp.csr_matrix, size: np.ndarray, pickable: np.ndarray
+    suppressed: np.ndarray,
+    members: pd.DataFrame,
+    incidence: sp.csr_matrix,
+    size: np.ndarray,
+    pickable: np.ndarray,
+    small: np.ndarray,
 ) -> np.ndarray:
-    """Complementary suppression: while a relation has exactly one suppressed cell, hide one more of it."""
+    """Complementary suppression: while a relation has exactly one suppressed cell, or hides only small cells under
+    a parent that is not small itself, hide one more of it.
+
+    Small cells alone do not protect each other: each is known to hold fewer than the threshold, so two of them
+    under a published total of 18 are 9 and 9. A relation needs a hidden cell of the threshold or more (no upper
+    bound an attacker knows) among its suppressed ones.
+    """
     rel = members["relation"].to_numpy()
+    parents = members[members["parent"].to_numpy()]
+    parent_small = np.zeros(incidence.shape[0], dtype=bool)
+    parent_small[parents["relation"].to_numpy()] = small[parents["cell"].to_numpy()]
     while True:
         hidden_per_relation = incidence @ suppressed.astype(np.float64)
-        lonely = np.flatnonzero(hidden_per_relation == 1)
+        slack = incidence @ (suppressed & ~small).astype(np.float64)
+        lonely = np.flatnonzero((hidden_per_relation == 1) | ((slack == 0) & (hidden_per_relation > 1) & ~parent_small))
         if not len(lonely):
             return suppressed
         candidates = members[np.isin(rel, lonely)]
@@ -288,7 +303,7 @@ def decide(
     rel, cell = members["relation"].to_numpy(), members["cell"].to_numpy()
     incidence = sp.csr_matrix((np.ones(len(rel)), (rel, cell)), shape=(rel.max() + 1 if len(rel) else 0, len(table)))
     pickable = np.where(rate, size >= threshold, size > 0)
-    suppressed = _close(small.copy(), members, incidence, size, pickable)
+    suppressed = _close(small.copy(), members, incidence, size, pickable, small)
     if audit_rounds <= 0 or audit is None:
         return _statuses(table, small, suppressed)
     system = table.groupby(["school_year", "measure"], sort=False).ngroup().to_numpy()
@@ -336,7 +351,7 @@ def decide(
             options = options.assign(order=np.where(options["cramped"], -options["size"], options["size"]))
             pick = options.sort_values(["knock_on", "cramped", "order", "cell"]).iloc[0]
             suppressed[int(pick["cell"])] = True
-        suppressed = _close(suppressed, members, incidence, size, pickable)
+        suppressed = _close(suppressed, members, incidence, size, pickable, small)
         changed = np.unique(system[np.flatnonzero(suppressed != before)])
         still = np.asarray(exposed)
         todo = {int(s): still[system[still] == s] for s in changed if (system[still] == s).any()}

@@ -252,6 +252,30 @@ def test_a_school_alone_in_its_peer_group_is_protected_through_the_peer_group() 
     assert disclosure_audit.audit(table, schools, 10).exposed == []
 
 
+def test_two_small_tiers_under_a_published_total_do_not_protect_each_other() -> None:
+    """S0's tiers hold 9 and 9 students: both small, so they hide each other in the tier relation. But S0's total
+    of 18 and both tiers' "fewer than 10" leave one answer, 9 and 9, and all of tier 3 met the outcome (9 of 9 from
+    the total's met). The pattern decided at load time must hide a cell of 10 or more beside them."""
+    schools = pd.DataFrame([
+        {"school_id": "S0", "state": "AA", "affiliate_id": "AA-0", "level": "high", "locale": "city", "title_i": True},
+        {"school_id": "S1", "state": "AA", "affiliate_id": "AA-0", "level": "high", "locale": "rural", "title_i": True},
+        {"school_id": "S2", "state": "AA", "affiliate_id": "AA-1", "level": "high", "locale": "city", "title_i": True},
+    ])  # fmt: skip
+    counts = {"S0": ((9, 8), (9, 9)), "S1": ((40, 30), (30, 20)), "S2": ((60, 50), (25, 20))}
+    outcomes = pd.DataFrame([
+        {"school_id": k, "school_year": "2022-23", "tier": tier, "metric": "graduated", "eligible": e, "met": m}
+        for k, tiers in counts.items() for tier, (e, m) in zip((2, 3), tiers, strict=True)
+    ])  # fmt: skip
+    no_counts = pd.DataFrame(
+        columns=["school_id", "school_year", "enrollment", *(f"tier{t}_students" for t in (1, 2, 3))]
+    )
+    table = disclosure.cells(disclosure.leaves(outcomes, no_counts, schools))
+    table["status"] = disclosure.decide(table, schools, 10)
+    assert disclosure_audit.audit(table, schools, 10).exposed == []
+    total = table[(table["unit"] == "school") & (table["unit_id"] == "S0") & (table["tier"] == 0)]
+    assert total["status"].item() == disclosure.HIDDEN  # 18 students: hidden only to protect its two tiers
+
+
 @pytest.mark.parametrize("n", [10, 19, 20, 39, 40, 99, 100, 299])
 def test_coded_ranges_hold_three_counts(n: int) -> None:
     lo, hi = disclosure.coded_range(n, n)
