@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from pptx import Presentation
 from pypdf import PdfReader
 
@@ -159,12 +160,22 @@ def test_the_slide_s_charts_are_native_and_hold_pandas_figures(sqlite_engine, ra
 
 
 def test_a_withheld_figure_is_an_empty_point_on_the_slide(sqlite_engine, raw) -> None:
-    """The affiliate-year with the fewest case-managed students: its tier 3 bar is empty, never the number."""
+    """An affiliate-year with fewer than 10 case-managed students: its tier 3 bar is empty, never the number; a tier
+    its stored decision shows is pandas' count, and one it withholds is empty too."""
     per = raw["school_years"].merge(raw["schools"][["school_id", "affiliate_id"]], on="school_id")
-    (affiliate, year) = per.groupby(["affiliate_id", "school_year"])["tier3_students"].sum().idxmin()
+    sums = per.groupby(["affiliate_id", "school_year"])[[f"tier{t}_students" for t in (1, 2, 3)]].sum()
+    with sqlite_engine.connect() as conn:
+        shown = {(a, y, t) for a, y, t in conn.execute(sa.text(
+            "SELECT unit_id, school_year, tier FROM published_cells WHERE measure = 'students' AND unit = 'affiliate' "
+            "AND slice = '' AND tier IN (1, 2) AND status = 'shown'")).all()}  # fmt: skip
+    small = sums[(sums["tier3_students"] > 0) & (sums["tier3_students"] < 10)]
+    (affiliate, year) = small["tier3_students"].idxmin()
     data = slides.render(content.build(sqlite_engine, content.Place(affiliate=affiliate), year))
     tiers = _charts(data)[f"Students served by tier, {year}"]["Students served"]
-    assert tiers[2] is None and tiers[0] is not None
+    assert tiers[2] is None
+    for tier in (1, 2):
+        expected = float(sums.loc[(affiliate, year), f"tier{tier}_students"])
+        assert tiers[tier - 1] == (expected if (affiliate, year, tier) in shown else None)
     text = " ".join(p.text for s in Presentation(io.BytesIO(data)).slides[0].shapes if s.has_text_frame
                     for p in s.text_frame.paragraphs)  # fmt: skip
     assert f"{content.TIERS[3]}: <10" in text
