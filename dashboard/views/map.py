@@ -97,9 +97,9 @@ PLACE_COLUMNS = [
     "students_served_status",
     "case_managed_status",
 ]
-# The page carries about 190 bytes per place: 15,000 places keep it under 3 MB and its markers within 3 s of
-# navigation in a browser. Past that, schools and partners wait for a narrower view (a state, an affiliate).
-MAX_PLACES = 15_000
+# Packed (layer_data), the page carries about 35 bytes per place: 150,000 places keep it under 5 MB, the whole
+# network at 10x (about 121,000) included. Past that, schools and partners wait for a narrower view.
+MAX_PLACES = 150_000
 CLICK_KEY = re.compile(r"\|(affiliate|school|partner|state):([A-Za-z0-9_-]{1,40})$")
 
 
@@ -364,41 +364,82 @@ function link(text, page, params) {
 }
 """
 
-# An expression (folium writes `var callback = <it>;`) giving the function that turns one row into a marker.
-# Row: [lat, lon, id, name, detail, [figure texts], approximate (0/1), state, affiliate_id, note]
-_CALLBACK = (
+# An expression (folium writes `var fill = <it>;`) giving the function that unpacks a layer's data (layer_data) into
+# markers on its cluster. A marker's tooltip and popup are made when it is first hovered or clicked: 120,000 of
+# each made up front would hold the page for seconds.
+_FILL = (
     "(function () {\n  var cfg = %s;\n"
     + _HELPERS
     + """
-  function popup(row) {
-    var box = el("div", null, "map-popup");
-    box.appendChild(el("strong", row[3]));
-    box.appendChild(el("div", row[4], "map-popup-detail"));
-    var table = el("table");
-    cfg.labels.forEach(function (label, i) {
-      var tr = el("tr");
-      tr.appendChild(el("td", label));
-      tr.appendChild(el("td", row[5][i], "map-popup-figure"));
-      table.appendChild(tr);
-    });
-    box.appendChild(table);
-    if (row[9]) { box.appendChild(el("div", row[9], "map-popup-note")); }
-    if (row[6]) { box.appendChild(el("div", cfg.approximate, "map-popup-note map-popup-approximate")); }
-    var links = el("div", null, "map-popup-links");
-    links.appendChild(link("Open in Outcomes", "outcomes", {state: row[7], affiliate: row[8], year: cfg.year}));
-    links.appendChild(document.createTextNode(" · "));
-    links.appendChild(link("Affiliate profile", "profile", {affiliate: row[8], year: cfg.year}));
-    box.appendChild(links);
-    return box;
+  var DIGITS = "%s", DIGIT = {};
+  for (var d = 0; d < 64; d++) { DIGIT[DIGITS.charAt(d)] = d; }
+  function num(s, at, width) {
+    var v = 0;
+    for (var k = 0; k < width; k++) { v = v * 64 + DIGIT[s.charAt(at + k)]; }
+    return v;
   }
-  return function (row) {
-    var marker = L.circleMarker([row[0], row[1]], {
-      pane: "markerPane", className: "map-marker map-marker-" + cfg.kind, radius: cfg.radius, color: row[6] ? cfg.colour : "#FFFFFF", weight: row[6] ? 2 : 1,
-      dashArray: row[6] ? "3 2" : null, fillColor: cfg.colour, fillOpacity: row[6] ? 0.35 : 0.9
+  function column(c) {
+    if (Array.isArray(c)) { return function (i) { return c[i]; }; }
+    return function (i) { return c.v[num(c.c, i * c.w, c.w)]; };
+  }
+  function texts(t) {
+    var parts = t.t.split(" ");
+    return function (i) {
+      var p = parts[i], words = [];
+      for (var k = 0; k < p.length; k += t.w) { words.push(t.v[num(p, k, t.w)]); }
+      return words.join(t.s);
+    };
+  }
+  function grouped(n) { return String(n).replace(/\\B(?=(\\d{3})+(?!\\d))/g, ","); }
+  function figureText(v, usd) {
+    if (v === null || v === undefined) { return "\\u2013"; }
+    return typeof v === "string" ? v : (usd ? "$" : "") + grouped(v);
+  }
+  return function (data, cluster) {
+    var name = texts(data.name), detail = texts(data.detail), figures = data.figures.map(column);
+    var approximate = column(data.approximate), state = column(data.state), affiliate = column(data.affiliate);
+    var note = column(data.note);
+    function popup(i) {
+      var box = el("div", null, "map-popup");
+      box.appendChild(el("strong", name(i)));
+      box.appendChild(el("div", detail(i), "map-popup-detail"));
+      var table = el("table");
+      cfg.labels.forEach(function (label, k) {
+        var tr = el("tr");
+        tr.appendChild(el("td", label));
+        tr.appendChild(el("td", figureText(figures[k](i), cfg.usd[k]), "map-popup-figure"));
+        table.appendChild(tr);
+      });
+      box.appendChild(table);
+      if (note(i)) { box.appendChild(el("div", note(i), "map-popup-note")); }
+      if (approximate(i)) { box.appendChild(el("div", cfg.approximate, "map-popup-note map-popup-approximate")); }
+      var links = el("div", null, "map-popup-links");
+      links.appendChild(link("Open in Outcomes", "outcomes", {state: state(i), affiliate: affiliate(i), year: cfg.year}));
+      links.appendChild(document.createTextNode(" \\u00b7 "));
+      links.appendChild(link("Affiliate profile", "profile", {affiliate: affiliate(i), year: cfg.year}));
+      box.appendChild(links);
+      return box;
+    }
+    var exact = {pane: "markerPane", className: "map-marker map-marker-" + cfg.kind, radius: cfg.radius,
+      color: "#FFFFFF", weight: 1, fillColor: cfg.colour, fillOpacity: 0.9};
+    var approx = {pane: "markerPane", className: "map-marker map-marker-" + cfg.kind, radius: cfg.radius,
+      color: cfg.colour, weight: 2, dashArray: "3 2", fillColor: cfg.colour, fillOpacity: 0.35};
+    var markers = new Array(data.n), scale = Math.pow(10, cfg.digits);
+    for (var i = 0; i < data.n; i++) {
+      var at = i * cfg.width;
+      markers[i] = L.circleMarker([num(data.lat, at, cfg.width) / scale - 90, num(data.lon, at, cfg.width) / scale - 180],
+        approximate(i) ? approx : exact);
+      markers[i].place = i;
+    }
+    // Registered before streamlit-folium's own click listener, so the tooltip it reads the click from is there.
+    cluster.on("mouseover click", function (e) {
+      var m = e.layer;
+      if (!m || m.place === undefined || m.getTooltip()) { return; }
+      m.bindTooltip(esc(name(m.place)) + '<span hidden>|' + cfg.kind + ':' + m.place + '</span>');
+      m.bindPopup(function () { return popup(m.place); }, {maxWidth: 320});
+      if (e.type === "click") { m.openPopup(); } else { m.openTooltip(); }
     });
-    marker.bindTooltip(esc(row[3]) + '<span hidden>|' + cfg.kind + ':' + esc(row[2]) + '</span>');
-    marker.bindPopup(function () { return popup(row); }, {maxWidth: 320});
-    return marker;
+    cluster.addLayers(markers);
   };
 })()
 """
@@ -454,36 +495,34 @@ _CSS = """<style>
 
 
 class _Places(folium.plugins.FastMarkerCluster):
-    """FastMarkerCluster whose rows join the script after folium has rendered it.
+    """A marker cluster filled from one layer's packed data (layer_data) by the _FILL script.
 
-    folium reads every rendered script again as a Jinja template; with 12,000 rows of data inside that costs more
-    than building the map (about 250 ms). The script carries a token instead, unique to the rows (so streamlit-folium's
-    component key still changes with them), and `with_places` puts the rows in its place.
+    The data joins the script after folium has rendered it: folium reads every rendered script again as a Jinja
+    template, and with the data inside that costs more than building the map. The script carries a token instead,
+    unique to the data (so streamlit-folium's component key still changes with it), and `with_places` puts the
+    data in its place.
     """
 
     _template = folium.template.Template(  # folium's Template: it knows the tojavascript filter
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
-                {{ this.callback }}
-
-                var data = {{ this.token }};
+                var fill = {{ this.callback }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
                 cluster.options.iconCreateFunction = {{ this.icon_create_function.strip() }};
-
-                for (var i = 0; i < data.length; i++) {
-                    callback(data[i]).addTo(cluster);
-                }
-
+                // On the map before its markers: off the map, each marker added is looked for among those
+                // waiting, which for 120,000 of them was seconds.
                 cluster.addTo({{ this._parent.get_name() }});
+                fill({{ this.token }}, cluster);
                 return cluster;
             })();
         {% endmacro %}"""
     )
 
-    def __init__(self, rows: list[list], **kwargs: object) -> None:
+    def __init__(self, data: dict, fill: str, **kwargs: object) -> None:
         super().__init__([], **kwargs)
-        self.payload = _js_data(rows)
+        self.callback = fill  # the expression as it is: folium would make it a `var callback = ...;` statement
+        self.payload = _js_data(data)
         # Capitals and digits only: streamlit-folium's key hash strips '_' followed by lower case as element ids.
         self.token = "PLACES" + hashlib.sha256(self.payload.encode()).hexdigest().upper()
 
@@ -501,6 +540,9 @@ def render_html(fmap: folium.Map) -> str:
     return with_places(fmap.get_root().render(), fmap)
 
 
+# Past this zoom (about 20 km across the map) every marker stands alone: the cluster plugin groups places for each
+# zoom up to it, and stopping at 13 rather than the map's 18 makes a third less grouping to do as the page opens.
+CLUSTER_UNTIL_ZOOM = 13
 NARROW_PX = 600  # a map narrower than this (a phone) starts with its legend and layer list folded away
 
 
@@ -570,37 +612,59 @@ def _legend_html(breaks: list[float], threshold: int) -> str:
     return "<br>".join(rows)
 
 
-def _figure_texts(frame: pd.DataFrame, layer: str, threshold: int) -> list[list[str]]:
-    """Per row of `frame`, the popup's figures of `layer` as display text (suppressed counts as '<10')."""
-    columns = []
+# A figure's display form in the popup and the card: a count, or dollars.
+USD_FIGURES = frozenset({"in_kind_usd"})
+
+
+def _figure_values(frame: pd.DataFrame, layer: str, threshold: int) -> list[list[int | str | None]]:
+    """Per row of `frame`, the popup's figures of `layer`: a whole number where shown, the label of a suppressed
+    count ('<10', 'hidden'), None where there is none."""
+    columns: list[list[int | str | None]] = []
     for _, col in FIGURES[layer]:
         values = frame[col].tolist()
-        if col == "in_kind_usd":
-            columns.append(["–" if pd.isna(v) else f"${v:,.0f}" for v in values])
-        elif col == "volunteer_hours":
-            columns.append(["–" if pd.isna(v) else f"{v:,.0f}" for v in values])
-        elif col in ("schools", "partners"):
-            columns.append([_count_text(v, None, threshold) for v in values])
-        else:
-            statuses = frame[f"{col}_status"].tolist()
-            columns.append([_count_text(v, s, threshold) for v, s in zip(values, statuses, strict=True)])
-    return [list(texts) for texts in zip(*columns, strict=True)] if columns and len(frame) else []
+        statuses = frame[f"{col}_status"].tolist() if f"{col}_status" in frame else [None] * len(values)
+        columns.append([
+            privacy.count_label(s, threshold) if isinstance(s, str) and s != disclosure.SHOWN
+            else None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+            else round(float(v))
+            for v, s in zip(values, statuses, strict=True)
+        ])  # fmt: skip
+    return [list(values) for values in zip(*columns, strict=True)] if columns and len(frame) else []
+
+
+def figure_text(value: int | str | None, column: str) -> str:
+    """One popup figure as text: '1,234', '$8,850', a suppressed count's label, or '–' for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return value
+    return f"${value:,}" if column in USD_FIGURES else f"{value:,}"
+
+
+def _figure_texts(frame: pd.DataFrame, layer: str, threshold: int) -> list[list[str]]:
+    """Per row of `frame`, the popup's figures of `layer` as display text (suppressed counts as '<10')."""
+    columns = [col for _, col in FIGURES[layer]]
+    return [
+        [figure_text(v, col) for v, col in zip(values, columns, strict=True)]
+        for values in _figure_values(frame, layer, threshold)
+    ]
 
 
 def layer_rows(frame: pd.DataFrame, layer: str, threshold: int = 10) -> list[list]:
-    """The compact rows the map's JavaScript turns into markers and popups (see _CALLBACK for the layout)."""
+    """One row per marker of `layer`, in the order the map draws them (its click key is the row's number):
+    [lat, lon, id, name, detail, [figure values], approximate (0/1), state, affiliate id, note]."""
     sub = _located(frame[frame["layer"] == layer])
     notes = [f"Shown at {s}, the school it serves." if s else "" for s in sub["placed_at_school"].fillna("")]
     affiliates = ["" if pd.isna(a) else str(a) for a in sub["affiliate_id"]]
     return [
         list(row)
         for row in zip(
-            sub["latitude"].astype(float).round(5).tolist(),
-            sub["longitude"].astype(float).round(5).tolist(),
+            sub["latitude"].astype(float).round(COORDINATE_DIGITS).tolist(),
+            sub["longitude"].astype(float).round(COORDINATE_DIGITS).tolist(),
             sub["place_id"].astype(str).tolist(),
             sub["name"].astype(str).tolist(),
             sub["detail"].astype(str).tolist(),
-            _figure_texts(sub, layer, threshold),
+            _figure_values(sub, layer, threshold),
             sub["approximate_location"].astype(int).tolist(),
             sub["state"].astype(str).tolist(),
             affiliates,
@@ -608,6 +672,83 @@ def layer_rows(frame: pd.DataFrame, layer: str, threshold: int = 10) -> list[lis
             strict=True,
         )
     ]
+
+
+# The packed form the browser decodes (_DECODE). Digits of base 64, URL-safe: JSON strings carry them unescaped.
+DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_DIGIT_BYTES = np.frombuffer(DIGITS.encode("ascii"), dtype=np.uint8)
+COORDINATE_DIGITS = 4  # about 11 m: finer than a marker, and 4 base-64 digits per coordinate
+_COORDINATE_WIDTH = 4
+_TOKEN_SEPARATORS = {"name": " ", "detail": " · "}
+
+
+def _width(distinct: int) -> int:
+    """Base-64 digits needed to number `distinct` values (at least 1)."""
+    width = 1
+    while 64**width < distinct:
+        width += 1
+    return width
+
+
+def _number(values: list[int], width: int) -> str:
+    """Each value as `width` base-64 digits, most significant first, all in one string."""
+    array = np.asarray(values, dtype=np.int64).reshape(-1, 1)
+    digits = (array >> (6 * np.arange(width - 1, -1, -1))) & 63
+    return _DIGIT_BYTES[digits].tobytes().decode("ascii")
+
+
+def _codes(values: list) -> dict:
+    """Values as {"v": the distinct values, "w": digits per code, "c": one fixed-width code per row}."""
+    vocab: dict = {}
+    codes = [vocab.setdefault(value, len(vocab)) for value in values]
+    width = _width(len(vocab))
+    return {"v": list(vocab), "w": width, "c": _number(codes, width)}
+
+
+def _column(values: list) -> dict | list:
+    """A column as codes when it repeats enough to be shorter so, else as the plain list."""
+    coded = _codes(values)
+    return coded if len(_js_data(coded)) < len(_js_data(values)) else values
+
+
+def _tokens(texts: list[str], separator: str) -> dict:
+    """Texts as words: {"v": the distinct words, "w": digits per word, "s": separator, "t": each text's word codes,
+    texts apart by a space (not a base-64 digit)}. Split and joined on the same separator, every text comes back
+    exactly."""
+    vocab: dict[str, int] = {}
+    split = [text.split(separator) for text in texts]
+    codes = [vocab.setdefault(word, len(vocab)) for words in split for word in words]
+    width = _width(len(vocab))
+    flat = _number(codes, width)
+    ends = np.cumsum([len(words) * width for words in split]).tolist()
+    starts = [0, *ends[:-1]] if ends else []
+    return {"v": list(vocab), "w": width, "s": separator,
+            "t": " ".join(flat[start:end] for start, end in zip(starts, ends, strict=True))}  # fmt: skip
+
+
+def _coordinates(values: list[float], low: float) -> str:
+    scale = 10**COORDINATE_DIGITS
+    return _number([round((v - low) * scale) for v in values], _COORDINATE_WIDTH)
+
+
+def layer_data(rows: list[list]) -> dict:
+    """`layer_rows` packed for the page (about 35 bytes a place against 140-200 as rows): coordinates as fixed base-64
+    numbers, names and details as word codes, repeated values as codes; the browser unpacks a row when its marker
+    is hovered or clicked (_DECODE)."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
+    lat, lon, _ids, names, details, figures, approximate, states, affiliates, notes = (list(c) for c in columns)
+    return {
+        "n": len(rows),
+        "lat": _coordinates(lat, -90.0),
+        "lon": _coordinates(lon, -180.0),
+        "name": _tokens(names, _TOKEN_SEPARATORS["name"]),
+        "detail": _tokens(details, _TOKEN_SEPARATORS["detail"]),
+        "figures": [_column(list(f)) for f in zip(*figures, strict=True)] if figures else [],
+        "approximate": _codes(approximate),
+        "state": _codes(states),
+        "affiliate": _codes(affiliates),
+        "note": _codes(notes),
+    }
 
 
 def _bounds(frame: pd.DataFrame) -> list[list[float]]:
@@ -669,13 +810,21 @@ def build_map(places_frame: pd.DataFrame, totals: pd.DataFrame, year: str, setti
             "colour": LAYER_COLOURS[layer],
             "radius": radius,
             "labels": [label for label, _ in FIGURES[layer]],
+            "usd": [col in USD_FIGURES for _, col in FIGURES[layer]],
             "approximate": APPROXIMATE_NOTE,
+            "digits": COORDINATE_DIGITS,
+            "width": _COORDINATE_WIDTH,
         }
         _Places(
-            rows,
-            callback=_CALLBACK % _js_data(layer_cfg),
+            layer_data(rows),
+            fill=_FILL % (_js_data(layer_cfg), DIGITS),
             name=f"{LAYER_NAMES[layer]} ({len(rows):,})",
-            options={"chunkedLoading": True, "showCoverageOnHover": False, "maxClusterRadius": 50},
+            options={
+                "chunkedLoading": True,
+                "showCoverageOnHover": False,
+                "maxClusterRadius": 50,
+                "disableClusteringAtZoom": CLUSTER_UNTIL_ZOOM,
+            },
             icon_create_function=_CLUSTER_ICON % (LAYER_COLOURS[layer], layer),
         ).add_to(fmap)
 
@@ -687,7 +836,8 @@ def build_map(places_frame: pd.DataFrame, totals: pd.DataFrame, year: str, setti
 
 
 def clicked(tooltip: object) -> tuple[str, str] | None:
-    """(layer, id) from the tooltip text streamlit-folium returns for a click ('Name|school:ID'), else None."""
+    """(layer, key) from the tooltip text streamlit-folium returns for a click ('Name|school:12'), else None: a
+    state's code, or a marker's number in its layer (marker_place)."""
     if not isinstance(tooltip, str):
         return None
     match = CLICK_KEY.search(tooltip.strip())
@@ -709,6 +859,13 @@ class Card:
     profile_params: dict | None
 
 
+def marker_place(places_frame: pd.DataFrame, layer: str, number: str) -> pd.DataFrame:
+    """The place (one row, or none) that the map's marker `number` of `layer` stands for: its row in layer_rows."""
+    drawn = _located(places_frame[places_frame["layer"] == layer])
+    index = int(number) if number.isdigit() else -1
+    return drawn.iloc[index : index + 1] if 0 <= index < len(drawn) else drawn.iloc[0:0]
+
+
 def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str], year: str,
          threshold: int = 10) -> Card | None:  # fmt: skip
     """The card of the clicked place, from the frames the map was drawn from (None when it is not there)."""
@@ -726,7 +883,7 @@ def card(places_frame: pd.DataFrame, totals: pd.DataFrame, key: tuple[str, str],
         )
         return Card(str(r["state_name"]), f"All schools in the state, {year}", figures, (),
                     {"state": place_id, "year": year}, None)  # fmt: skip
-    row = places_frame[(places_frame["layer"] == layer) & (places_frame["place_id"] == place_id)]
+    row = marker_place(places_frame, layer, place_id)
     if row.empty:
         return None
     r = row.iloc[0]

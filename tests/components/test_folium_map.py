@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -61,7 +62,7 @@ def test_the_captured_arguments_are_what_st_folium_sends(inputs, monkeypatch: py
     assert captured["key"] == expected["key"], "the browser keeps the same component (its hash ignores element ids)"
     assert "PLACES" not in captured["script"]
     school = inputs[0][inputs[0]["layer"] == "school"].iloc[0]
-    assert f'"{school["place_id"]}"' in captured["script"], "the places travel in the script"
+    assert json.dumps(str(school["name"]).split(" ")[-1]) in captured["script"], "the places travel in the script"
 
 
 def test_captures_from_several_sessions_at_once_do_not_mix(inputs) -> None:
@@ -81,7 +82,8 @@ def test_captures_from_several_sessions_at_once_do_not_mix(inputs) -> None:
         t.join()
     assert streamlit_folium._component_func is original
     for state, args in zip(states, results, strict=True):
-        other = places[(places["layer"] == "school") & (places["state"] != state)]["place_id"].iloc[0]
-        mine = places[(places["layer"] == "school") & (places["state"] == state)]["place_id"].iloc[0]
+        # Affiliate ids travel in the packed places (the states' outlines name states, not affiliates).
+        other = places[(places["layer"] == "school") & (places["state"] != state)]["affiliate_id"].iloc[0]
+        mine = places[(places["layer"] == "school") & (places["state"] == state)]["affiliate_id"].iloc[0]
         assert f'"{mine}"' in args["script"] and f'"{other}"' not in args["script"]
     assert results[0]["key"] == results[2]["key"] != results[1]["key"], "same view, same component"

@@ -22,8 +22,10 @@ SCHOOL_IN_VIEW = """() => {
         const p = window.map.latLngToContainerPoint(l.getLatLng());
         const size = window.map.getSize();
         if (p.x > 60 && p.y > 60 && p.x < size.x - 220 && p.y < size.y - 60) {  // clear of the legend and layers
+            l.fire('mouseover', {}, true);  // a marker's tooltip is made when it is first hovered
             const span = document.createElement('span');
             span.innerHTML = l.getTooltip().getContent();
+            l.closeTooltip();
             found = [p.x, p.y, span.textContent.split('|')[0]];
         }
     });
@@ -121,6 +123,9 @@ def test_a_hostile_name_shows_as_text_in_its_popup(browser, tmp_path) -> None:
     popup = page.locator(".map-popup")
     expect(popup).to_be_visible()
     assert popup.locator("strong").inner_text() == name
+    assert popup.locator(".map-popup-detail").inner_text() == "High · Raleigh, NC"
+    figures = popup.locator("td.map-popup-figure").all_inner_texts()
+    assert figures == ["1,234", "56", "3"], figures
     assert popup.locator("img").count() == 0 and popup.locator("script").count() == 0
     assert map_view.APPROXIMATE_NOTE in popup.inner_text()
     href = popup.get_by_role("link", name="Open in Outcomes").get_attribute("href")
