@@ -228,6 +228,19 @@ def test_the_audit_finds_a_cell_left_alone_in_its_relation() -> None:
     assert disclosure_audit.audit(table, schools, 10).exposed == []
 
 
+def _graduation_cells(counts: dict[str, tuple[tuple[int, int], ...]], schools: pd.DataFrame) -> pd.DataFrame:
+    """The published cells of one school year's graduation, from each school's (eligible, met) in tiers 2 and 3,
+    with no student counts."""
+    outcomes = pd.DataFrame([
+        {"school_id": k, "school_year": "2022-23", "tier": tier, "metric": "graduated", "eligible": e, "met": m}
+        for k, tiers in counts.items() for tier, (e, m) in zip((2, 3), tiers, strict=True)
+    ])  # fmt: skip
+    no_counts = pd.DataFrame(
+        columns=["school_id", "school_year", "enrollment", *(f"tier{t}_students" for t in (1, 2, 3))]
+    )
+    return disclosure.cells(disclosure.leaves(outcomes, no_counts, schools))
+
+
 def test_a_school_alone_in_its_peer_group_is_protected_through_the_peer_group() -> None:
     """A peer group (the nation's schools of one level, locale and Title I status) is the sum of its schools and
     nothing else: S0 is the only middle city school outside Title I, so its group is S0 under another name. The
@@ -240,14 +253,7 @@ def test_a_school_alone_in_its_peer_group_is_protected_through_the_peer_group() 
          for k, v in place.items()])  # fmt: skip
     counts = {"S0": ((8, 2), (8, 7)), "S1": ((53, 45), (5, 2)), "S2": ((9, 4), (20, 5)), "S3": ((15, 11), (14, 4)),
               "S4": ((3, 2), (2, 1)), "S5": ((9, 7), (5, 2))}  # fmt: skip
-    outcomes = pd.DataFrame([
-        {"school_id": k, "school_year": "2022-23", "tier": tier, "metric": "graduated", "eligible": e, "met": m}
-        for k, tiers in counts.items() for tier, (e, m) in zip((2, 3), tiers, strict=True)
-    ])  # fmt: skip
-    no_counts = pd.DataFrame(
-        columns=["school_id", "school_year", "enrollment", *(f"tier{t}_students" for t in (1, 2, 3))]
-    )
-    table = disclosure.cells(disclosure.leaves(outcomes, no_counts, schools))
+    table = _graduation_cells(counts, schools)
     table["status"] = disclosure.decide(table, schools, 10)
     assert disclosure_audit.audit(table, schools, 10).exposed == []
 
@@ -262,14 +268,7 @@ def test_two_small_tiers_under_a_published_total_do_not_protect_each_other() -> 
         {"school_id": "S2", "state": "AA", "affiliate_id": "AA-1", "level": "high", "locale": "city", "title_i": True},
     ])  # fmt: skip
     counts = {"S0": ((9, 8), (9, 9)), "S1": ((40, 30), (30, 20)), "S2": ((60, 50), (25, 20))}
-    outcomes = pd.DataFrame([
-        {"school_id": k, "school_year": "2022-23", "tier": tier, "metric": "graduated", "eligible": e, "met": m}
-        for k, tiers in counts.items() for tier, (e, m) in zip((2, 3), tiers, strict=True)
-    ])  # fmt: skip
-    no_counts = pd.DataFrame(
-        columns=["school_id", "school_year", "enrollment", *(f"tier{t}_students" for t in (1, 2, 3))]
-    )
-    table = disclosure.cells(disclosure.leaves(outcomes, no_counts, schools))
+    table = _graduation_cells(counts, schools)
     table["status"] = disclosure.decide(table, schools, 10)
     assert disclosure_audit.audit(table, schools, 10).exposed == []
     total = table[(table["unit"] == "school") & (table["unit_id"] == "S0") & (table["tier"] == 0)]

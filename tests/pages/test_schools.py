@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import contract, queries
 from dashboard.formatting import percent
 from dashboard.views import schools as schools_view
+from tests import published
 from tests.coding import drawn_rate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,30 +66,6 @@ def _sums(raw, metric: str) -> pd.DataFrame:
     )
 
 
-def _statuses(engine: sa.Engine, metric: str, year: str) -> dict[tuple[str, str], str]:
-    """The stored decision of each cell the page's benchmarks and ranks stand on, tiers together:
-    ('peer', 'level/locale/true'), ('state', 'NC'), ('nation', '') and ('school', id) -> status."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT unit, unit_id, state, slice, status FROM published_cells WHERE measure = :m AND school_year = :y "
-                "AND tier = 0 AND (slice = '' OR (unit = 'nation' AND slice LIKE 'peer:%'))"
-            ),
-            {"m": metric, "y": year},
-        )
-        out = {}
-        for unit, unit_id, state, slice_, status in rows:
-            if unit == "nation":
-                out[("peer", slice_.removeprefix("peer:")) if slice_ else ("nation", "")] = status
-            elif unit in ("state", "school"):
-                out[(unit, state if unit == "state" else unit_id)] = status
-    return out
-
-
-def _peer(level: str, locale: str, title_i: object) -> tuple[str, str]:
-    return ("peer", f"{level}/{locale}/{'true' if bool(title_i) else 'false'}")
-
-
 def _shown_rate(eligible: int, met: int) -> float:
     """The rate as the page may show it: top/bottom coded below 300 students (tests/coding.py)."""
     return drawn_rate(met, eligible)
@@ -123,7 +99,7 @@ def test_lines_match_the_raw_tables(app: AppTest, raw, sqlite_engine, affiliate)
     expected = (all_sums["met"] / all_sums["eligible"]).loc[nation["x"]]
     withheld = 0
     for year, y, label in zip(nation["x"], nation["y"], nation["customdata"], strict=True):
-        if _statuses(sqlite_engine, METRIC, year)[("nation", "")] == "shown":
+        if published.benchmark_statuses(sqlite_engine, METRIC, year)[("nation", "")] == "shown":
             assert y == pytest.approx(expected[year]) and label == percent(expected[year])
         else:  # the joint pass hid the nation's total that year: a gap, and its label
             assert y is None and label == "hidden"
@@ -132,7 +108,7 @@ def test_lines_match_the_raw_tables(app: AppTest, raw, sqlite_engine, affiliate)
 
 
 def test_benchmarks_shown_match_pandas(app: AppTest, raw, sqlite_engine, affiliate, latest) -> None:
-    statuses = _statuses(sqlite_engine, METRIC, latest)
+    statuses = published.benchmark_statuses(sqlite_engine, METRIC, latest)
     sums = _sums(raw, METRIC)
     sums["status"] = [statuses.get(("school", s)) for s in sums["school_id"]]
     year = sums[sums["school_year"] == latest]
@@ -148,7 +124,7 @@ def test_benchmarks_shown_match_pandas(app: AppTest, raw, sqlite_engine, affilia
         if row["Peer group rate"] == schools_view.TOO_FEW:
             assert (group["affiliate_id"] != affiliate).sum() < 3
             continue
-        if statuses[_peer(school.level, school.locale, school.title_i)] == "shown":
+        if statuses[published.peer(school.level, school.locale, school.title_i)] == "shown":
             assert row["Peer group rate"] == percent(group["met"].sum() / group["eligible"].sum())
         state = year[year["state"] == school.state]
         if statuses[("state", school.state)] == "shown":
@@ -260,7 +236,7 @@ def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTe
                                                                      latest) -> None:  # fmt: skip
     _open(app, [], scope=queries.Scope(frozenset({affiliate})))
     table = _table(app, "Percentile").set_index("School")
-    statuses = _statuses(sqlite_engine, METRIC, latest)
+    statuses = published.benchmark_statuses(sqlite_engine, METRIC, latest)
     sums = _sums(raw, METRIC)
     sums["status"] = [statuses.get(("school", s)) for s in sums["school_id"]]
     year = sums[(sums["school_year"] == latest) & (sums["eligible"] > 0)]
@@ -277,7 +253,7 @@ def test_the_table_ranks_each_school_against_its_peers_as_pandas_does(app: AppTe
             assert row["Peer rate"] == schools_view.NOT_RANKED_VALUE
             continue
         peer = group["met"].sum() / group["eligible"].sum()
-        if statuses[_peer(school.level, school.locale, school.title_i)] != "shown":
+        if statuses[published.peer(school.level, school.locale, school.title_i)] != "shown":
             assert row["Peer rate"] == schools_view.NOT_RANKED_VALUE  # drawn as the cell's label, no number sent
             continue
         assert row["Peer rate"] == pytest.approx(peer)
@@ -325,14 +301,14 @@ def test_the_board_reads_no_withheld_benchmark_off_the_schools_page(open_page, r
     school must not give the total's exact rate, which pandas recomputes from the raw tables."""
     attacked, leaks = 0, []
     for metric in contract.METRICS:
-        statuses = _statuses(sqlite_engine, metric, latest)
+        statuses = published.benchmark_statuses(sqlite_engine, metric, latest)
         sums = _sums(raw, metric)
         year = sums[(sums["school_year"] == latest) & (sums["eligible"] > 0)]
         targets = {}  # school_id -> [(what, column, exact rate)]
         group_rows = {}  # peer keys -> (name, city) of its schools, as the table of every school names them
         for keys, group in year.groupby(["level", "locale", "title_i"]):
             group_rows[keys] = list(zip(group["name"], group["city"], strict=True))
-            if statuses[_peer(*keys)] != "shown" and len(group) > schools_view.MIN_OTHER_SCHOOLS:
+            if statuses[published.peer(*keys)] != "shown" and len(group) > schools_view.MIN_OTHER_SCHOOLS:
                 rate = group["met"].sum() / group["eligible"].sum()
                 targets.setdefault(group["school_id"].iloc[0], []).append((keys, "Peer group rate", rate))
         for state, group in year.groupby("state"):

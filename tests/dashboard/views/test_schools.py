@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dashboard import privacy
 from dashboard.data import queries
 from dashboard.views import schools as schools_view
+from tests import published
 
 METRIC = "promoted"
 
@@ -61,24 +62,6 @@ def test_an_out_of_scope_school_returns_nothing(engine, raw, lead, latest) -> No
     assert not schools_view.school_rates(engine, METRIC, queries.EVERYTHING, school_ids=tuple(others)).empty
 
 
-def _benchmark_statuses(engine, metric: str, year: str) -> dict[tuple[str, str], str]:
-    """The stored decision of each benchmark cell, tiers together: (benchmark, key) -> status, where key is the peer
-    slice ('peer:high/city/true'), the state, or '' for the nation. Read as the decision, never as a figure."""
-    rows = engine.connect().execute(sa.text(
-        "SELECT unit, state, slice, status FROM published_cells WHERE measure = :m AND school_year = :y AND tier = 0 "
-        "AND ((unit = 'nation' AND (slice = '' OR slice LIKE 'peer:%')) OR (unit = 'state' AND slice = ''))"
-    ), {"m": metric, "y": year}).all()  # fmt: skip
-    out = {}
-    for unit, state, slice_, status in rows:
-        kind = "state" if unit == "state" else "nation" if slice_ == "" else "peer"
-        out[(kind, state if kind == "state" else slice_)] = status
-    return out
-
-
-def _peer_key(level: str, locale: str, title_i: object) -> str:
-    return f"peer:{level}/{locale}/{'true' if bool(title_i) else 'false'}"
-
-
 def _expected_label(met: int, eligible: int, status: str) -> str:
     """What a benchmark cell of this decision must print: the exact percent only when shown, a range (never the
     exact percent) when coded, '<10' when small and 'hidden' when hidden to protect another cell."""
@@ -95,7 +78,7 @@ def _expected_label(met: int, eligible: int, status: str) -> str:
 def test_peer_state_and_national_aggregates_match_pandas_where_published(engine, raw, latest) -> None:
     frame = schools_view.benchmark_rates(engine, METRIC, (latest,))
     assert not {"school_id", "name"} & set(frame.columns)  # aggregates only, never a school
-    statuses = _benchmark_statuses(engine, METRIC, latest)
+    statuses = published.benchmark_statuses(engine, METRIC, latest)
     per_school = _per_school(raw, METRIC, latest)
     per_school = per_school[per_school["eligible"] > 0]
     peer = per_school.groupby(schools_view.PEER_KEYS).agg(schools=("school_id", "nunique"), eligible=("eligible", "sum"),
@@ -104,7 +87,7 @@ def test_peer_state_and_national_aggregates_match_pandas_where_published(engine,
     assert len(got) == len(peer)
     seen = set()
     for key, row in peer.iterrows():
-        status = statuses[("peer", _peer_key(*key))]
+        status = statuses[published.peer(*key)]
         seen.add(status)
         assert got.loc[key, "schools"] == row["schools"]
         assert got.loc[key, "status"] == status
@@ -130,7 +113,7 @@ def test_peer_state_and_national_aggregates_match_pandas_where_published(engine,
 
 def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead, latest) -> None:
     affiliate, scope = lead
-    statuses = _benchmark_statuses(engine, METRIC, latest)
+    statuses = published.benchmark_statuses(engine, METRIC, latest)
     per_school = _per_school(raw, METRIC, latest)
     # Which schools' own rates are published exactly: the stored decision of each school cell.
     shown = dict(engine.connect().execute(sa.text(
@@ -150,7 +133,7 @@ def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead,
         if len(others) < schools_view.MIN_OTHER_SCHOOLS:
             assert math.isnan(row["peer_rate"]) and row["peer_label"] == schools_view.TOO_FEW
             continue
-        status = statuses[("peer", _peer_key(me["level"], me["locale"], me["title_i"]))]
+        status = statuses[published.peer(me["level"], me["locale"], me["title_i"])]
         assert row["peer_label"] == _expected_label(group["met"].sum(), group["eligible"].sum(), status)
         if status == "shown":
             assert row["peer_rate"] == pytest.approx(group["met"].sum() / group["eligible"].sum())
@@ -162,8 +145,8 @@ def test_each_school_against_its_peers_recomputed_with_pandas(engine, raw, lead,
             assert row["state_rate"] == pytest.approx(state["met"].sum() / state["eligible"].sum())
         if math.isnan(row["percentile"]):
             continue
-        published = group[group["status"] == "shown"]
-        rates = published["met"] / published["eligible"]
+        ranked = group[group["status"] == "shown"]
+        rates = ranked["met"] / ranked["eligible"]
         mine = me["met"] / me["eligible"]
         expected = 100 * ((rates < mine - 1e-12).sum() + 0.5 * (abs(rates - mine) <= 1e-12).sum()) / len(rates)
         assert row["percentile"] == pytest.approx(expected)
