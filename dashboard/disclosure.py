@@ -225,6 +225,52 @@ def relations(table: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates(["relation", "cell"], ignore_index=True)
 
 
+@dataclass(frozen=True)
+class _Coding:
+    """What a coded rate tells an attacker: cells that are coded when shown, and the range of met counts each stands
+    for (lowest, highest; 0 where not codable)."""
+
+    met: np.ndarray
+    codable: np.ndarray
+    top: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    national: np.ndarray  # the nation's own figures (no slice): published, never hidden to free coded cells
+
+
+def _coding(table: pd.DataFrame) -> _Coding:
+    size = table["size"].to_numpy(dtype=np.int64)
+    met = table["met"].to_numpy(dtype=np.int64)
+    rate = is_rate(table["measure"])
+    low, high = np.zeros(len(table), dtype=np.int64), np.zeros(len(table), dtype=np.int64)
+    codable = np.zeros(len(table), dtype=bool)
+    for i in np.flatnonzero(rate & (size >= CODING_BANDS[-1][0]) & (size < CODE_BELOW)):
+        coded = coded_range(int(size[i]), int(met[i]))
+        if coded is not None:
+            codable[i], (low[i], high[i]) = True, coded
+    national = (table["unit"].to_numpy() == "nation") & (table["slice"].to_numpy() == "")
+    return _Coding(met, codable, codable & (2 * met >= size), low, high, national)
+
+
+def _pinned(suppressed: np.ndarray, hidden_per_relation: np.ndarray, children: sp.csr_matrix, parent_of: np.ndarray,
+            coding: _Coding) -> np.ndarray:  # fmt: skip
+    """Relations whose coded children the rest of the relation proves to be all of them (or none): nothing hidden,
+    the parent exact, and what the parent leaves after its exact children equal to the coded children's highest
+    counts added up (or their lowest). Each is then pinned at its edge, which is what coding hides."""
+    coded = coding.codable & ~suppressed
+    exact = ~suppressed & ~coded
+    rest = coding.met[parent_of] - children @ (coding.met * exact)
+    high = children @ (coding.high * coded)
+    low = children @ (coding.low * coded)
+    tops = children @ (coded & coding.top).astype(np.float64)
+    bottoms = children @ (coded & ~coding.top).astype(np.float64)
+    return (
+        (hidden_per_relation == 0)
+        & exact[parent_of]
+        & (((tops > 0) & (rest == high)) | ((bottoms > 0) & (rest == low)))
+    )
+
+
 def _close(
     suppressed: np.ndarray,
     members: pd.DataFrame,
@@ -232,34 +278,57 @@ def _close(
     size: np.ndarray,
     pickable: np.ndarray,
     small: np.ndarray,
+    coding: _Coding,
 ) -> np.ndarray:
     """Complementary suppression: while a relation has exactly one suppressed cell, or hides only small cells under
-    a parent that is not small itself, hide one more of it.
+    a parent that is not small itself, or proves its coded cells all of them (or none), hide one more of it.
 
     Small cells alone do not protect each other: each is known to hold fewer than the threshold, so two of them
     under a published total of 18 are 9 and 9. A relation needs a hidden cell of the threshold or more (no upper
-    bound an attacker knows) among its suppressed ones.
+    bound an attacker knows) among its suppressed ones. Coded cells alone do not either: under a total of 400 of
+    whom 400 remained, schools reading '>=98%' remained to the last student. There the cell hidden is one whose
+    count is away from that edge (an exact school where some did not remain), or, when none is, the parent (never
+    the nation's own figure, which is published as it is).
     """
     rel = members["relation"].to_numpy()
-    parents = members[members["parent"].to_numpy()]
-    parent_small = np.zeros(incidence.shape[0], dtype=bool)
-    parent_small[parents["relation"].to_numpy()] = small[parents["cell"].to_numpy()]
+    is_parent = members["parent"].to_numpy()
+    parents = members[is_parent]
+    relation_count = incidence.shape[0]
+    parent_of = np.zeros(relation_count, dtype=np.int64)
+    parent_of[parents["relation"].to_numpy()] = parents["cell"].to_numpy()
+    parent_small = small[parent_of]
+    kids = members[~is_parent]
+    children = sp.csr_matrix(
+        (np.ones(len(kids)), (kids["relation"].to_numpy(), kids["cell"].to_numpy())), shape=incidence.shape
+    )
     while True:
         hidden_per_relation = incidence @ suppressed.astype(np.float64)
         slack = incidence @ (suppressed & ~small).astype(np.float64)
-        lonely = np.flatnonzero((hidden_per_relation == 1) | ((slack == 0) & (hidden_per_relation > 1) & ~parent_small))
-        if not len(lonely):
+        lonely = (hidden_per_relation == 1) | ((slack == 0) & (hidden_per_relation > 1) & ~parent_small)
+        pinned = _pinned(suppressed, hidden_per_relation, children, parent_of, coding) & ~lonely
+        todo = np.flatnonzero(lonely | pinned)
+        if not len(todo):
             return suppressed
-        candidates = members[np.isin(rel, lonely)]
-        candidates = candidates[~suppressed[candidates["cell"].to_numpy()] & pickable[candidates["cell"].to_numpy()]]
+        candidates = members[np.isin(rel, todo)]
+        cell = candidates["cell"].to_numpy()
+        keep = ~suppressed[cell] & pickable[cell]
+        # In a pinned relation only a cell with room to move frees the coded ones: an exact child away from their
+        # edge, or the parent (hidden last, as the sort below puts parents after children).
+        in_pinned = pinned[candidates["relation"].to_numpy()]
+        coded = coding.codable[cell] & ~suppressed[cell]
+        away = np.where(coding.met[cell] * 2 >= size[cell], coding.met[cell] < size[cell], coding.met[cell] > 0)
+        keep &= ~in_pinned | (candidates["parent"].to_numpy() & ~coding.national[cell]) | (~coded & away)
+        # The nation's own figures are published as they are: hidden only when nothing else of the relation can be.
+        last = (coding.national[cell] | (in_pinned & candidates["parent"].to_numpy()))[keep]
+        candidates = candidates[keep]
         if candidates.empty:
             return suppressed  # every other cell of those relations is a zero count or already hidden
-        # Fewest knock-ons first: a cell whose other relations already hide nothing would leave each of them with
+        # Then fewest knock-ons: a cell whose other relations already hide nothing would leave each of them with
         # one hidden cell to protect in turn. Then children before the parent, then the smallest (least information).
         knock_on = incidence.T @ (hidden_per_relation == 0).astype(np.float64)
         picked = candidates["cell"].to_numpy()
-        candidates = candidates.assign(knock_on=knock_on[picked], size=size[picked]).sort_values(
-            ["relation", "knock_on", "parent", "size", "cell"]
+        candidates = candidates.assign(last=last, knock_on=knock_on[picked], size=size[picked]).sort_values(
+            ["relation", "last", "knock_on", "parent", "size", "cell"]
         )
         suppressed[candidates.drop_duplicates("relation")["cell"].to_numpy()] = True
 
@@ -303,7 +372,8 @@ def decide(
     rel, cell = members["relation"].to_numpy(), members["cell"].to_numpy()
     incidence = sp.csr_matrix((np.ones(len(rel)), (rel, cell)), shape=(rel.max() + 1 if len(rel) else 0, len(table)))
     pickable = np.where(rate, size >= threshold, size > 0)
-    suppressed = _close(small.copy(), members, incidence, size, pickable, small)
+    coding = _coding(table)
+    suppressed = _close(small.copy(), members, incidence, size, pickable, small, coding)
     if audit_rounds <= 0 or audit is None:
         return _statuses(table, small, suppressed)
     system = table.groupby(["school_year", "measure"], sort=False).ngroup().to_numpy()
@@ -351,7 +421,7 @@ def decide(
             options = options.assign(order=np.where(options["cramped"], -options["size"], options["size"]))
             pick = options.sort_values(["knock_on", "cramped", "order", "cell"]).iloc[0]
             suppressed[int(pick["cell"])] = True
-        suppressed = _close(suppressed, members, incidence, size, pickable, small)
+        suppressed = _close(suppressed, members, incidence, size, pickable, small, coding)
         changed = np.unique(system[np.flatnonzero(suppressed != before)])
         still = np.asarray(exposed)
         todo = {int(s): still[system[still] == s] for s in changed if (system[still] == s).any()}

@@ -275,6 +275,23 @@ def test_two_small_tiers_under_a_published_total_do_not_protect_each_other() -> 
     assert total["status"].item() == disclosure.HIDDEN  # 18 students: hidden only to protect its two tiers
 
 
+def test_coded_schools_under_an_exact_total_are_not_left_all_of_them() -> None:
+    """S0 reads '>=98%' (150 of 150 graduated), S1 is exact (190 of 200), and their affiliate's 340 of 350 is exact
+    (300 students or more are never coded). The affiliate less S1 is 150 of 150: S0's range proved all of them,
+    tier by tier too. The pattern decided at load time must leave the coded cells their range."""
+    schools = pd.DataFrame([
+        {"school_id": "S0", "state": "AA", "affiliate_id": "AA-0", "level": "high", "locale": "city", "title_i": True},
+        {"school_id": "S1", "state": "AA", "affiliate_id": "AA-0", "level": "high", "locale": "rural", "title_i": True},
+    ])  # fmt: skip
+    table = _graduation_cells({"S0": ((100, 100), (50, 50)), "S1": ((120, 115), (80, 75))}, schools)
+    table["status"] = disclosure.decide(table, schools, 10)
+    s0 = table[(table["unit"] == "school") & (table["unit_id"] == "S0")]
+    assert (s0["status"] != disclosure.SHOWN).all(), "every S0 cell is coded or withheld, never exact"
+    assert disclosure_audit.audit(table, schools, 10).exposed == []
+    nation = table[(table["unit"] == "nation") & (table["slice"] == "")]
+    assert (nation["status"] == disclosure.SHOWN).all(), "the nation's own figures stay published"
+
+
 @pytest.mark.parametrize("n", [10, 19, 20, 39, 40, 99, 100, 299])
 def test_coded_ranges_hold_three_counts(n: int) -> None:
     lo, hi = disclosure.coded_range(n, n)
