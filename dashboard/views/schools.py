@@ -40,6 +40,8 @@ SCHOOL_COLOURS = ["#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA449
                   "#882255", "#661100"]  # fmt: skip
 SCHOOL_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "hexagon",
                   "pentagon"]  # fmt: skip
+# A horizontal legend over the plot, left-aligned; Plotly makes room for it however many rows it wraps to.
+TOP_LEGEND = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
 NARROW_SPAN = 0.06  # rates spanning less than this get ticks with a decimal
 BENCHMARK_STYLE = {
     "school": ("circle", "#0072B2", 14),
@@ -671,7 +673,7 @@ def line_figure(lines: pd.DataFrame, national: pd.DataFrame, metric: str, years:
     fig.update_layout(
         yaxis={"title": LABELS[metric], "tickformat": ".0%"},
         xaxis={"title": "School year", "type": "category", "categoryorder": "array", "categoryarray": years},
-        legend={"orientation": "h", "y": -0.3},
+        legend=TOP_LEGEND,
         margin={"t": 10, "l": 10, "r": 10},
     )
     return fig
@@ -708,7 +710,8 @@ def benchmark_figure(bench: pd.DataFrame, metric: str) -> go.Figure:
         # Whole percents would repeat on a narrow axis (96%, 96%, 97%), so a narrow one gets a decimal.
         xaxis={"title": LABELS[metric], "tickformat": ".1%" if narrow else ".0%"},
         yaxis={"title": None, "autorange": "reversed", "automargin": True},
-        legend={"orientation": "h", "y": -0.25},
+        # Above the plot: below it, a legend wrapped to two rows on a phone ran over the axis title.
+        legend=TOP_LEGEND,
         height=140 + 48 * len(schools_shown),
         margin={"t": 10, "l": 10, "r": 10},
     )
