@@ -8,10 +8,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import bcrypt
+import extra_streamlit_components as stx
 import jwt
 import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
+from extra_streamlit_components.CookieManager import _component_func as _cookie_component
+from streamlit_authenticator.models import cookie_model
 
 from components import single_sign_on
 from dashboard import access, config
@@ -77,6 +80,25 @@ def _refuse_demo_settings(engine: sa.Engine, hashes: dict[str, str]) -> None:
     if problems:
         st.error("The dashboard will not start on this database: " + ". ".join(problems) + ".")
         st.stop()
+
+
+class _RequestCookies(stx.CookieManager):
+    """The authenticator's cookie manager without its "getAll" component.
+
+    streamlit-authenticator 0.4.2 reads the sign-in cookie from the request (st.context.cookies) already, but the
+    manager it makes still draws a component that reports every cookie from the browser once it is mounted, and
+    that report ran every new session's script a second time (each page opened by URL). Here the cookies the
+    browser sent with the request stand in for that report; writing and deleting a cookie still go through the
+    component, as before.
+    """
+
+    def __init__(self, key: str = "init") -> None:  # the library's signature; no component, so no key
+        self.cookie_manager = _cookie_component
+        self.cookies = dict(st.context.cookies)
+
+
+# Only the authenticator's module sees the class above, not every user of extra-streamlit-components.
+cookie_model.stx = type("_CookieComponents", (), {"CookieManager": _RequestCookies})
 
 
 def _authenticator(hashes: dict[str, str], engine: sa.Engine) -> stauth.Authenticate:
