@@ -166,11 +166,13 @@ async def _user(browser, base_url: str, index: int) -> list[tuple[str, float | N
     async def drill() -> None:
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-        # A page runs once more by itself just after it loads (the sign-in cookie component reporting in). Behind
-        # the proxy that run can come after the page first reads as settled, and it closes the list just opened:
-        # the option never shows. A person opens the list again; so does this, at most three times.
+        # The picker sits below the chart, at the window's lower edge: a click that scrolls the page to reach it
+        # opens the list and the scroll closes it again, so it is scrolled into view first, as a person would.
+        # Should the list still not show, a person opens it again; so does this, at most three times.
         picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Or pick a state")
         for attempt in range(3):
+            await picker.scroll_into_view_if_needed()
+            await page.wait_for_timeout(200)  # let the scroll end before the click
             await picker.click()
             try:
                 await page.get_by_role("option").first.wait_for(timeout=5_000)
