@@ -150,3 +150,25 @@ def test_a_page_url_is_the_first_request_a_fresh_server_gets_and_still_shows_onl
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_page_opened_by_its_url_runs_once(server: str, e2e_data_dir, tmp_path, browser) -> None:
+    """The sign-in cookie is read from the request: no cookie component reports it a moment later and runs the page
+    again (each page opened by URL used to start a second run while its first was still going). Counted on the
+    server, in Streamlit's debug log, since the first run never finishes to show it in the browser."""
+    proc, url = start_app(e2e_data_dir, tmp_path, arguments=["--logger.level", "debug"])
+    log = next(tmp_path.glob("streamlit-*.log"))
+    try:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies([_cookie(url, _token("board", str(config.DEMO_COOKIE_KEY), timedelta(days=1)))])
+        page = context.new_page()
+        page.goto(f"{url}/outcomes")
+        wait_ready(page)
+        expect(page.get_by_role("heading", name="Outcomes", exact=True).first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(3_000)  # the component's report came about a second after the page settled
+        wait_ready(page)
+        assert log.read_text().count("Beginning script thread") == 1
+        context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
