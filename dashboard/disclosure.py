@@ -333,15 +333,10 @@ def _close(
         suppressed[candidates.drop_duplicates("relation")["cell"].to_numpy()] = True
 
 
-def _statuses(table: pd.DataFrame, small: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
+def _statuses(small: np.ndarray, suppressed: np.ndarray, coding: _Coding) -> np.ndarray:
     """SHOWN, CODED, SMALL or HIDDEN per cell from the primary and the whole suppression masks."""
-    size = table["size"].to_numpy(dtype=np.int64)
-    met = table["met"].to_numpy(dtype=np.int64)
-    rate = is_rate(table["measure"])
-    status = np.full(len(table), SHOWN, dtype=object)
-    for i in np.flatnonzero(rate & ~suppressed):
-        if coded_range(int(size[i]), int(met[i])) is not None:
-            status[i] = CODED
+    status = np.full(len(small), SHOWN, dtype=object)
+    status[coding.codable & ~suppressed] = CODED
     status[suppressed] = HIDDEN
     status[small] = SMALL
     return status
@@ -375,7 +370,7 @@ def decide(
     coding = _coding(table)
     suppressed = _close(small.copy(), members, incidence, size, pickable, small, coding)
     if audit_rounds <= 0 or audit is None:
-        return _statuses(table, small, suppressed)
+        return _statuses(small, suppressed, coding)
     system = table.groupby(["school_year", "measure"], sort=False).ngroup().to_numpy()
     relation_system = system[members.drop_duplicates("relation").set_index("relation")["cell"].sort_index()]
     attrs = schools[["school_id", *ATTRIBUTES]]
@@ -384,7 +379,7 @@ def decide(
     # so a cell the audit found protected stays protected: each round checks again only the cells still exposed.
     todo: dict[int, np.ndarray | None] = {int(s): None for s in np.unique(system)}
     for _ in range(audit_rounds):
-        status = _statuses(table, small, suppressed)
+        status = _statuses(small, suppressed, coding)
         exposed: list[int] = []
         for s, only in todo.items():
             cells_of = np.flatnonzero(system == s)
@@ -427,4 +422,4 @@ def decide(
         todo = {int(s): still[system[still] == s] for s in changed if (system[still] == s).any()}
         if not todo:
             break
-    return _statuses(table, small, suppressed)
+    return _statuses(small, suppressed, coding)
