@@ -674,7 +674,7 @@ def layer_rows(frame: pd.DataFrame, layer: str, threshold: int = 10) -> list[lis
     ]
 
 
-# The packed form the browser decodes (_DECODE). Digits of base 64, URL-safe: JSON strings carry them unescaped.
+# The packed form the browser decodes (_FILL). Digits of base 64, URL-safe: JSON strings carry them unescaped.
 DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _DIGIT_BYTES = np.frombuffer(DIGITS.encode("ascii"), dtype=np.uint8)
 COORDINATE_DIGITS = 4  # about 11 m: finer than a marker, and 4 base-64 digits per coordinate
@@ -734,7 +734,7 @@ def _coordinates(values: list[float], low: float) -> str:
 def layer_data(rows: list[list]) -> dict:
     """`layer_rows` packed for the page (about 35 bytes a place against 140-200 as rows): coordinates as fixed base-64
     numbers, names and details as word codes, repeated values as codes; the browser unpacks a row when its marker
-    is hovered or clicked (_DECODE)."""
+    is hovered or clicked (_FILL)."""
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
     lat, lon, _ids, names, details, figures, approximate, states, affiliates, notes = (list(c) for c in columns)
     return {
